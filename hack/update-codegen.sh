@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Regenerates everything under zz_generated.* and pkg/generated from the API types.
+# Usage: hack/update-codegen.sh [OUTPUT_ROOT]
+# With OUTPUT_ROOT (used by verify-codegen.sh) it generates into a copy of the tree there.
+set -o errexit -o nounset -o pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${1:-$ROOT}"
+MODULE="$(cd "$ROOT" && go list -m)"
+CODEGEN_PKG="$(cd "$ROOT" && go list -m -f '{{.Dir}}' k8s.io/code-generator)"
+
+# Generators go into a project-local bin so a user's GOPATH/bin is left alone.
+export GOBIN="$ROOT/_output/bin"
+mkdir -p "$GOBIN"
+
+# shellcheck source=/dev/null
+source "$CODEGEN_PKG/kube_codegen.sh"
+
+cd "$OUT"
+BOILERPLATE="$ROOT/hack/boilerplate.go.txt"
+
+kube::codegen::gen_helpers --boilerplate "$BOILERPLATE" ./pkg/apis
+
+kube::codegen::gen_openapi \
+    --output-dir ./pkg/generated/openapi \
+    --output-pkg "$MODULE/pkg/generated/openapi" \
+    --output-model-name-file zz_generated.model_name.go \
+    --report-filename ./hack/api-rules-violations.list \
+    --update-report \
+    --boilerplate "$BOILERPLATE" \
+    ./pkg/apis
+
+kube::codegen::gen_client \
+    --with-watch \
+    --output-dir ./pkg/generated \
+    --output-pkg "$MODULE/pkg/generated" \
+    --boilerplate "$BOILERPLATE" \
+    ./pkg/apis

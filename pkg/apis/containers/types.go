@@ -1,0 +1,124 @@
+package containers
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ActionAnnotation asks for a one-shot action on a container.
+const ActionAnnotation = "containers.rancherdesktop.io/action"
+
+// MobyNamespace is the only engine namespace a Docker engine has.
+const MobyNamespace = "moby"
+
+// ConditionStatus is "True", "False" or "Unknown".
+type ConditionStatus string
+
+const (
+	ConditionTrue    ConditionStatus = "True"
+	ConditionFalse   ConditionStatus = "False"
+	ConditionUnknown ConditionStatus = "Unknown"
+)
+
+// Condition types set on every Container.
+const (
+	ContainerRunning    = "Running"
+	ContainerPaused     = "Paused"
+	ContainerRestarting = "Restarting"
+	ContainerOOMKilled  = "OOMKilled"
+	ContainerDead       = "Dead"
+	// ContainerHealthy is present only when the container has a health check.
+	ContainerHealthy = "Healthy"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Container mirrors one Docker container. Its name is the full container ID.
+type Container struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+
+	Spec   ContainerSpec
+	Status ContainerStatus
+}
+
+// ContainerSpec is empty: the engine owns the state, users drive it with actions.
+type ContainerSpec struct{}
+
+// ContainerStatus is the observed state of the Docker container.
+type ContainerStatus struct {
+	Name       string
+	Namespace  string
+	Path       string
+	Args       []string
+	Image      string
+	ImageName  string
+	Ports      []ContainerPort
+	Labels     map[string]string
+	Status     string
+	Pid        int64
+	ExitCode   int64
+	Error      string
+	CreatedAt  *metav1.Time
+	StartedAt  *metav1.Time
+	FinishedAt *metav1.Time
+	Conditions []ContainerCondition
+	LastAction *ContainerAction
+}
+
+// ContainerPort is one exposed port and where it is published.
+type ContainerPort struct {
+	Name     string
+	Bindings []PortBinding
+}
+
+// PortBinding is one host address a container port is published on.
+type PortBinding struct {
+	HostIP   string
+	HostPort int32
+}
+
+// ContainerCondition is one facet of the container's state.
+type ContainerCondition struct {
+	Type               string
+	Status             ConditionStatus
+	Reason             string
+	Message            string
+	LastTransitionTime metav1.Time
+}
+
+// ContainerAction is the outcome of the most recent action annotation.
+type ContainerAction struct {
+	Action      string
+	State       string
+	Error       string
+	ObservedAt  *metav1.Time
+	CompletedAt *metav1.Time
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerList is a list of Containers.
+type ContainerList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+
+	Items []Container
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerNamespace is an engine namespace; a Docker engine has only "moby".
+type ContainerNamespace struct {
+	metav1.TypeMeta
+	metav1.ObjectMeta
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerNamespaceList is a list of ContainerNamespaces.
+type ContainerNamespaceList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+
+	Items []ContainerNamespace
+}

@@ -1,0 +1,191 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ActionAnnotation asks for a one-shot action on a container:
+// start, stop, pause, unpause or restart.
+const ActionAnnotation = "containers.rancherdesktop.io/action"
+
+// ConditionStatus is "True", "False" or "Unknown".
+type ConditionStatus string
+
+const (
+	ConditionTrue    ConditionStatus = "True"
+	ConditionFalse   ConditionStatus = "False"
+	ConditionUnknown ConditionStatus = "Unknown"
+)
+
+// +genclient
+// +genclient:readonly
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Container mirrors one Docker container. The object's name is the full
+// 64-character lowercase hex container ID; the Docker name is status.name.
+// The engine owns everything in status; the spec is empty.
+type Container struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata. Docker labels that are valid Kubernetes labels
+	// are copied into metadata.labels.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is empty: containers are driven through the action annotation.
+	// +optional
+	Spec ContainerSpec `json:"spec,omitempty"`
+	// Status is the container's state as the Docker engine reports it.
+	// +optional
+	Status ContainerStatus `json:"status,omitempty"`
+}
+
+// ContainerSpec is empty: the engine owns the state, users drive it with actions.
+type ContainerSpec struct{}
+
+// ContainerStatus is the observed state of the Docker container.
+type ContainerStatus struct {
+	// Name is the Docker container name, without the leading slash.
+	Name string `json:"name"`
+	// Namespace is the engine namespace (a ContainerNamespace); always "moby" for Docker.
+	Namespace string `json:"namespace"`
+	// Path is the executable the container runs.
+	// +optional
+	Path string `json:"path,omitempty"`
+	// Args are the arguments given to path.
+	// +optional
+	// +listType=atomic
+	Args []string `json:"args,omitempty"`
+	// Image is the ID of the image the container was created from (sha256:...).
+	Image string `json:"image"`
+	// ImageName is the image reference given to `docker run`, e.g. "nginx:latest".
+	// +optional
+	ImageName string `json:"imageName,omitempty"`
+	// Ports are the container's exposed ports and the host addresses they are published on.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Ports []ContainerPort `json:"ports,omitempty"`
+	// Labels are all the Docker labels of the container, including those that
+	// are not valid Kubernetes labels.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// Status is Docker's state: created, running, paused, restarting, removing, exited or dead.
+	Status string `json:"status"`
+	// Pid is the main process ID on the host, 0 when not running.
+	// +optional
+	Pid int64 `json:"pid,omitempty"`
+	// ExitCode is the exit code of the last run.
+	// +optional
+	ExitCode int64 `json:"exitCode,omitempty"`
+	// Error is Docker's error message for the last start, if any.
+	// +optional
+	Error string `json:"error,omitempty"`
+	// CreatedAt is when the container was created.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+	// StartedAt is when the container last started; unset if it never started.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// FinishedAt is when the container last stopped; unset if it never stopped.
+	// +optional
+	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`
+	// Conditions are Running, Paused, Restarting, OOMKilled and Dead, and
+	// Healthy when the container has a health check.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []ContainerCondition `json:"conditions,omitempty"`
+	// LastAction is the outcome of the most recent action annotation. It stays
+	// until the next action, whatever happens to the container in between.
+	// +optional
+	LastAction *ContainerAction `json:"lastAction,omitempty"`
+}
+
+// ContainerPort is one exposed port and where it is published.
+type ContainerPort struct {
+	// Name is the port and protocol, e.g. "80/tcp".
+	Name string `json:"name"`
+	// Bindings are the host addresses the port is published on; empty when only exposed.
+	// +optional
+	// +listType=atomic
+	Bindings []PortBinding `json:"bindings,omitempty"`
+}
+
+// PortBinding is one host address a container port is published on.
+type PortBinding struct {
+	// HostIP is the host address, e.g. "0.0.0.0" or "::".
+	// +optional
+	HostIP string `json:"hostIP,omitempty"`
+	// HostPort is the host port.
+	// +optional
+	HostPort int32 `json:"hostPort,omitempty"`
+}
+
+// ContainerCondition is one facet of the container's state.
+type ContainerCondition struct {
+	// Type is Running, Paused, Restarting, OOMKilled, Dead or Healthy.
+	Type string `json:"type"`
+	// Status is True, False or Unknown.
+	Status ConditionStatus `json:"status"`
+	// Reason is a one-word reason, e.g. Docker's health status for Healthy.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message is a human-readable detail, e.g. the last health check output.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// LastTransitionTime is when status last changed, as observed by this server.
+	// +optional
+	LastTransitionTime metav1.Time `json:"lastTransitionTime,omitempty"`
+}
+
+// ContainerAction is the outcome of the most recent action annotation.
+type ContainerAction struct {
+	// Action is start, stop, pause, unpause or restart.
+	Action string `json:"action"`
+	// State is Succeeded or Failed.
+	State string `json:"state"`
+	// Error is Docker's message when state is Failed.
+	// +optional
+	Error string `json:"error,omitempty"`
+	// ObservedAt is when the server picked up the action.
+	// +optional
+	ObservedAt *metav1.Time `json:"observedAt,omitempty"`
+	// CompletedAt is when the action ended.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerList is a list of Containers.
+type ContainerList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []Container `json:"items"`
+}
+
+// +genclient
+// +genclient:onlyVerbs=get
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerNamespace is an engine namespace. A Docker engine has exactly one, "moby".
+// The generated client offers only get: a lister for it would collide with the
+// per-namespace ContainerNamespaceLister that lister-gen makes for Container.
+type ContainerNamespace struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerNamespaceList is a list of ContainerNamespaces.
+type ContainerNamespaceList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []ContainerNamespace `json:"items"`
+}

@@ -1,0 +1,142 @@
+// Package apiserver assembles the containers.rancherdesktop.io API server:
+// the in-memory storage, the resources on it, and the Docker mirror that fills it.
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/container"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/containernamespace"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/storage/memory"
+)
+
+// ExtraConfig is what this server adds to the generic server's configuration.
+type ExtraConfig struct {
+	// DockerHost is the Docker endpoint the mirror follows.
+	DockerHost string
+	// Namespace is the Kubernetes namespace that holds every mirror.
+	Namespace string
+	// ResyncInterval is the mirror's full-sync period; zero means its default.
+	ResyncInterval time.Duration
+	// Storage tunes the in-memory stores; zero values mean their defaults.
+	Storage memory.Options
+	// OnListening, if set, runs once the server listens (e.g. to write a kubeconfig).
+	OnListening func() error
+}
+
+// Config is the whole configuration of the server.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+type completedConfig struct {
+	GenericConfig genericapiserver.CompletedConfig
+	ExtraConfig   *ExtraConfig
+}
+
+// CompletedConfig can only be made by Complete, so New always sees defaults filled in.
+type CompletedConfig struct {
+	*completedConfig
+}
+
+// Server is the assembled API server.
+type Server struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+	// Mirror is the Docker mirror; tests read its readiness.
+	Mirror *docker.Mirror
+	// Storage holds the per-resource stores, for /metrics and tests.
+	Storage *memory.RESTOptionsGetter
+}
+
+// Complete fills in the defaults.
+func (cfg *Config) Complete() CompletedConfig {
+	c := completedConfig{cfg.GenericConfig.Complete(), &cfg.ExtraConfig}
+	if c.ExtraConfig.Namespace == "" {
+		c.ExtraConfig.Namespace = docker.DefaultNamespace
+	}
+	return CompletedConfig{&c}
+}
+
+// New builds the server: storage, resources, the mirror and its health checks.
+func (c completedConfig) New() (*Server, error) {
+	gs, err := c.GenericConfig.New("containers-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+
+	getter := memory.NewRESTOptionsGetter(
+		Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion), v1alpha1.SchemeGroupVersion, c.ExtraConfig.Storage)
+
+	containersREST, err := container.NewREST(Scheme, getter)
+	if err != nil {
+		return nil, fmt.Errorf("containers storage: %w", err)
+	}
+	namespacesREST, err := containernamespace.NewREST(Scheme, getter)
+	if err != nil {
+		return nil, fmt.Errorf("containernamespaces storage: %w", err)
+	}
+
+	ns := c.ExtraConfig.Namespace
+	containerStore, _ := getter.Store(containers.Resource("containers"))
+	prefix := memory.ResourcePrefix(containers.Resource("containers")) + "/" + ns
+	mirror, err := docker.New(docker.Config{
+		Host:           c.ExtraConfig.DockerHost,
+		Namespace:      ns,
+		Storage:        containerStore,
+		KeyFunc:        func(name string) string { return prefix + "/" + name },
+		ListKey:        prefix,
+		ResyncInterval: c.ExtraConfig.ResyncInterval,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("docker mirror: %w", err)
+	}
+
+	groupInfo := genericapiserver.NewDefaultAPIGroupInfo(containers.GroupName, Scheme, runtimeParameterCodec, Codecs)
+	groupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
+		"containers":          containersREST,
+		"containernamespaces": namespacesREST,
+	}
+	if err := gs.InstallAPIGroup(&groupInfo); err != nil {
+		return nil, err
+	}
+
+	if err := containernamespace.EnsureMoby(context.Background(), namespacesREST, ns); err != nil {
+		return nil, fmt.Errorf("storing the moby ContainerNamespace: %w", err)
+	}
+
+	// The mirror lives as long as the server: the post-start hook's context
+	// ends when the server stops.
+	if err := gs.AddPostStartHook("docker-mirror", func(hc genericapiserver.PostStartHookContext) error {
+		go mirror.Run(hc.Context)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if c.ExtraConfig.OnListening != nil {
+		// Post-start hooks run once the listener is bound and serving.
+		onListening := c.ExtraConfig.OnListening
+		if err := gs.AddPostStartHook("write-kubeconfig", func(genericapiserver.PostStartHookContext) error {
+			return onListening()
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := gs.AddReadyzChecks(healthz.NamedCheck("docker-mirror", func(*http.Request) error {
+		return mirror.Ready()
+	})); err != nil {
+		return nil, err
+	}
+
+	return &Server{GenericAPIServer: gs, Mirror: mirror, Storage: getter}, nil
+}
