@@ -1,0 +1,313 @@
+package docker
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/docker/docker/api/types/container"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+)
+
+// maxHealthMessage bounds the Healthy condition's message (the last health
+// probe's output), in bytes.
+const maxHealthMessage = 1024
+
+// containerIDPattern is a full Docker container ID, the name of every mirror.
+var containerIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// IsContainerID reports whether s is a full, lowercase Docker container ID.
+func IsContainerID(s string) bool { return containerIDPattern.MatchString(s) }
+
+// knownStatuses are the values of Docker's State.Status passed through as they
+// are; anything else becomes "unknown" so a new Docker state cannot break clients.
+var knownStatuses = map[string]bool{
+	"created": true, "running": true, "paused": true, "restarting": true,
+	"removing": true, "exited": true, "dead": true,
+}
+
+// toContainer converts a Docker inspect response into the internal Container
+// mirror. It is a pure function of its arguments:
+//   - prev is the mirror currently stored for the same container, or nil. From
+//     it the result keeps what others own (metadata.annotations, status.lastAction,
+//     the store's metadata such as resourceVersion) and each condition's
+//     lastTransitionTime when the condition's status did not change;
+//   - now is the lastTransitionTime of a condition that is new or changed.
+//
+// Every time is truncated to whole seconds, the precision metav1.Time has on the
+// wire, and every slice is sorted, so the same Docker state always gives an
+// object that is semantically equal to the stored one (see unchanged).
+func toContainer(in *container.InspectResponse, namespace string, prev *containers.Container, now time.Time) *containers.Container {
+	out := &containers.Container{}
+	if prev != nil {
+		// Keep the store's and the users' metadata; the fields the mirror owns
+		// are overwritten below.
+		out.TypeMeta = prev.TypeMeta
+		prev.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+		if prev.Status.LastAction != nil {
+			out.Status.LastAction = prev.Status.LastAction.DeepCopy()
+		}
+	}
+	base := in.ContainerJSONBase
+	if base == nil {
+		base = &container.ContainerJSONBase{}
+	}
+	out.Name = base.ID
+	out.Namespace = namespace
+	if out.UID == "" {
+		out.UID = uidFor(base.ID)
+	}
+	created := parseTime(base.Created)
+	if created != nil {
+		out.CreationTimestamp = *created
+	} else {
+		out.CreationTimestamp = metav1.Time{}
+	}
+
+	var labels map[string]string
+	if in.Config != nil && len(in.Config.Labels) > 0 {
+		labels = maps.Clone(in.Config.Labels)
+	}
+	out.Labels = kubeLabels(labels)
+
+	st := &out.Status
+	st.Name = strings.TrimPrefix(base.Name, "/")
+	st.Namespace = containers.MobyNamespace
+	st.Path = base.Path
+	if len(base.Args) > 0 {
+		st.Args = slices.Clone(base.Args)
+	}
+	st.Image = base.Image
+	if in.Config != nil {
+		st.ImageName = in.Config.Image
+	}
+	st.Ports = ports(in)
+	st.Labels = labels
+	st.CreatedAt = created
+	st.Status = "unknown"
+	if s := base.State; s != nil {
+		if knownStatuses[s.Status] {
+			st.Status = s.Status
+		}
+		st.Pid = int64(s.Pid)
+		st.ExitCode = int64(s.ExitCode)
+		st.Error = s.Error
+		st.StartedAt = parseTime(s.StartedAt)
+		st.FinishedAt = parseTime(s.FinishedAt)
+	}
+	var prevConds []containers.ContainerCondition
+	if prev != nil {
+		prevConds = prev.Status.Conditions
+	}
+	st.Conditions = conditions(base.State, prevConds, now)
+	return out
+}
+
+// unchanged reports whether desired (computed by toContainer from stored) would
+// change nothing in stored. Semantic equality compares times by instant and
+// treats nil and empty slices and maps alike.
+func unchanged(desired, stored *containers.Container) bool {
+	return equality.Semantic.DeepEqual(desired, stored)
+}
+
+// uidFor derives a stable metadata.uid from the container ID, so a mirror keeps
+// its UID across server restarts (the storage is in memory) and reconnects.
+func uidFor(id string) types.UID {
+	sum := sha256.Sum256([]byte("containers.rancherdesktop.io/container\x00" + id))
+	h := fmt.Sprintf("%x", sum[:16])
+	return types.UID(h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32])
+}
+
+// parseTime parses a Docker timestamp (RFC 3339 with nanoseconds). Docker's zero
+// time "0001-01-01T00:00:00Z", an empty string and anything unparsable give nil.
+func parseTime(s string) *metav1.Time {
+	if s == "" {
+		return nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.IsZero() || t.Year() <= 1 {
+		return nil
+	}
+	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
+	return &mt
+}
+
+// kubeLabels returns the Docker labels that are valid Kubernetes labels (key a
+// qualified name, value a label value), or nil when there are none.
+func kubeLabels(in map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if len(validation.IsQualifiedName(k)) > 0 || len(validation.IsValidLabelValue(v)) > 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// ports merges the published ports (NetworkSettings.Ports) with the exposed ones
+// (Config.ExposedPorts). A port that is exposed but not published has no
+// bindings. Ports are sorted by number then protocol; bindings by host IP then
+// host port, without duplicates.
+func ports(in *container.InspectResponse) []containers.ContainerPort {
+	byName := map[string][]containers.PortBinding{}
+	if in.Config != nil {
+		for p := range in.Config.ExposedPorts {
+			byName[string(p)] = nil
+		}
+	}
+	if in.NetworkSettings != nil {
+		for p, bindings := range in.NetworkSettings.Ports {
+			name := string(p)
+			list := byName[name]
+			for _, b := range bindings {
+				list = append(list, containers.PortBinding{HostIP: b.HostIP, HostPort: parsePort(b.HostPort)})
+			}
+			byName[name] = list
+		}
+	}
+	if len(byName) == 0 {
+		return nil
+	}
+	out := make([]containers.ContainerPort, 0, len(byName))
+	for name, bindings := range byName {
+		slices.SortFunc(bindings, func(a, b containers.PortBinding) int {
+			if c := strings.Compare(a.HostIP, b.HostIP); c != 0 {
+				return c
+			}
+			return int(a.HostPort) - int(b.HostPort)
+		})
+		bindings = slices.Compact(bindings)
+		if len(bindings) == 0 {
+			bindings = nil
+		}
+		out = append(out, containers.ContainerPort{Name: name, Bindings: bindings})
+	}
+	slices.SortFunc(out, func(a, b containers.ContainerPort) int {
+		an, ap := splitPort(a.Name)
+		bn, bp := splitPort(b.Name)
+		if an != bn {
+			return an - bn
+		}
+		if c := strings.Compare(ap, bp); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// splitPort splits "80/tcp" into 80 and "tcp" (protocol tcp when absent; number
+// -1 when it is not a number, so such oddities sort first).
+func splitPort(name string) (int, string) {
+	num, proto, ok := strings.Cut(name, "/")
+	if !ok {
+		proto = "tcp"
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil {
+		return -1, proto
+	}
+	return n, proto
+}
+
+// parsePort parses a host port; 0 when empty or not a port number.
+func parsePort(s string) int32 {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil {
+		return 0
+	}
+	return int32(n)
+}
+
+// conditions derives the Container conditions from Docker's State, in a fixed
+// order. Running, Paused, Restarting, OOMKilled and Dead are True or False from
+// Docker's booleans (Unknown only when Docker gave no State at all); Healthy is
+// present only when the container has a health check.
+func conditions(s *container.State, prev []containers.ContainerCondition, now time.Time) []containers.ContainerCondition {
+	type fact struct {
+		typ   string
+		value bool
+	}
+	var facts []fact
+	if s != nil {
+		facts = []fact{
+			{containers.ContainerRunning, s.Running},
+			{containers.ContainerPaused, s.Paused},
+			{containers.ContainerRestarting, s.Restarting},
+			{containers.ContainerOOMKilled, s.OOMKilled},
+			{containers.ContainerDead, s.Dead},
+		}
+	}
+	out := make([]containers.ContainerCondition, 0, 6)
+	if s == nil {
+		for _, t := range []string{containers.ContainerRunning, containers.ContainerPaused,
+			containers.ContainerRestarting, containers.ContainerOOMKilled, containers.ContainerDead} {
+			out = append(out, containers.ContainerCondition{
+				Type: t, Status: containers.ConditionUnknown, Reason: "NoState",
+				Message: "Docker reported no state for the container",
+			})
+		}
+	}
+	for _, f := range facts {
+		c := containers.ContainerCondition{Type: f.typ, Status: containers.ConditionFalse, Reason: "Not" + f.typ}
+		if f.value {
+			c.Status, c.Reason = containers.ConditionTrue, f.typ
+		}
+		out = append(out, c)
+	}
+	if s != nil && s.Health != nil && s.Health.Status != "" && s.Health.Status != container.NoHealthcheck {
+		c := containers.ContainerCondition{Type: containers.ContainerHealthy, Reason: string(s.Health.Status)}
+		switch s.Health.Status {
+		case container.Healthy:
+			c.Status = containers.ConditionTrue
+		case container.Unhealthy:
+			c.Status = containers.ConditionFalse
+		default: // container.Starting, or a status this code does not know
+			c.Status = containers.ConditionUnknown
+		}
+		if n := len(s.Health.Log); n > 0 && s.Health.Log[n-1] != nil {
+			c.Message = boundMessage(s.Health.Log[n-1].Output)
+		}
+		out = append(out, c)
+	}
+	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
+	for i := range out {
+		out[i].LastTransitionTime = ts
+		for _, p := range prev {
+			if p.Type == out[i].Type && p.Status == out[i].Status {
+				out[i].LastTransitionTime = p.LastTransitionTime
+				break
+			}
+		}
+	}
+	return out
+}
+
+// boundMessage makes s valid UTF-8, trims it and cuts it to maxHealthMessage bytes on a rune boundary.
+func boundMessage(s string) string {
+	s = strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) <= maxHealthMessage {
+		return s
+	}
+	const ellipsis = "..."
+	cut := maxHealthMessage - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}

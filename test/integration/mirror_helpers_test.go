@@ -1,0 +1,504 @@
+package integration
+
+// Helpers for mirror_test.go: a real Docker engine, an in-memory store, a
+// store watch with deadlines, and a unix-socket proxy that can cut Docker off.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	dockerclient "github.com/docker/docker/client"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/component-base/metrics/legacyregistry"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/install"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/storage/memory"
+)
+
+const (
+	mirrorTestImage  = "containers-apiserver/busybox:test"
+	mirrorNamespace  = "rancher-desktop"
+	mirrorPrefix     = "/containers.rancherdesktop.io/containers"
+	mirrorWaitTime   = 30 * time.Second // deadline of every wait on the mirror
+	mirrorPollPeriod = 20 * time.Millisecond
+)
+
+var (
+	mirrorDockerOnce sync.Once
+	mirrorDockerHost string
+	mirrorDockerErr  error
+)
+
+// mirrorDocker returns the DOCKER_HOST of a live engine that has the test
+// image: $DOCKER_HOST if set, else what hack/ensure-docker.sh prints (it starts
+// the project's private dockerd when none answers). Done once per process; no
+// TestMain, so other tests of this package stay free to have their own.
+func mirrorDocker(t *testing.T) string {
+	t.Helper()
+	mirrorDockerOnce.Do(func() {
+		hack, err := filepath.Abs(filepath.Join("..", "..", "hack"))
+		if err != nil {
+			mirrorDockerErr = err
+			return
+		}
+		host := os.Getenv("DOCKER_HOST")
+		if host == "" {
+			out, err := mirrorRun(nil, filepath.Join(hack, "ensure-docker.sh"))
+			if err != nil {
+				mirrorDockerErr = fmt.Errorf("hack/ensure-docker.sh: %w", err)
+				return
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			host = strings.TrimSpace(lines[len(lines)-1])
+		}
+		if _, err := mirrorRun([]string{"DOCKER_HOST=" + host}, filepath.Join(hack, "build-busybox-image.sh")); err != nil {
+			mirrorDockerErr = fmt.Errorf("hack/build-busybox-image.sh: %w", err)
+			return
+		}
+		mirrorDockerHost = host
+	})
+	if mirrorDockerErr != nil {
+		t.Fatalf("no Docker engine for the mirror tests: %v", mirrorDockerErr)
+	}
+	return mirrorDockerHost
+}
+
+func mirrorRun(env []string, script string) (string, error) {
+	cmd := exec.Command("bash", script)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// mirrorDockerClient is the test's own Docker client, closed at cleanup.
+func mirrorDockerClient(t *testing.T, host string) *dockerclient.Client {
+	t.Helper()
+	cli, err := dockerclient.NewClientWithOpts(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	return cli
+}
+
+// mirrorPrefixName is a unique container name prefix for one test.
+func mirrorPrefixName(t *testing.T) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "mirror-it-" + hex.EncodeToString(b) + "-"
+}
+
+// mirrorCreate creates (and, if start, starts) a busybox container running cmd,
+// removed at cleanup.
+func mirrorCreate(t *testing.T, cli *dockerclient.Client, name string, start bool, cfg *container.Config, hc *container.HostConfig) string {
+	t.Helper()
+	ctx := context.Background()
+	if cfg == nil {
+		cfg = &container.Config{}
+	}
+	cfg.Image = mirrorTestImage
+	if len(cfg.Cmd) == 0 {
+		cfg.Cmd = []string{"sleep", "600"}
+	}
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	resp, err := cli.ContainerCreate(ctx, cfg, hc, nil, nil, name)
+	if err != nil {
+		t.Fatalf("creating container %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := cli.ContainerRemove(ctx, resp.ID, container.RemoveOptions{Force: true})
+		if err != nil && !strings.Contains(strings.ToLower(err.Error()), "no such container") {
+			t.Errorf("removing container %s: %v", name, err)
+		}
+	})
+	if start {
+		if err := cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+			t.Fatalf("starting container %s: %v", name, err)
+		}
+	}
+	return resp.ID
+}
+
+func mirrorInspect(t *testing.T, cli *dockerclient.Client, id string) container.InspectResponse {
+	t.Helper()
+	in, err := cli.ContainerInspect(context.Background(), id)
+	if err != nil {
+		t.Fatalf("inspecting %s: %v", id, err)
+	}
+	return in
+}
+
+// mirrorStore is an in-memory Container store like the server's.
+type mirrorStore struct {
+	*memory.Store
+	listKey string
+}
+
+func (s *mirrorStore) key(name string) string { return s.listKey + "/" + name }
+
+func newMirrorStore(t *testing.T) *mirrorStore {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	codec := serializer.NewCodecFactory(scheme).LegacyCodec(v1alpha1.SchemeGroupVersion)
+	st, err := memory.New(memory.Config{
+		Codec:          codec,
+		GroupResource:  containers.Resource("containers"),
+		ResourcePrefix: mirrorPrefix,
+		NewFunc:        func() runtime.Object { return &containers.Container{} },
+		NewListFunc:    func() runtime.Object { return &containers.ContainerList{} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return &mirrorStore{Store: st, listKey: mirrorPrefix + "/" + mirrorNamespace}
+}
+
+func (s *mirrorStore) list(t *testing.T) *containers.ContainerList {
+	t.Helper()
+	l := &containers.ContainerList{}
+	if err := s.GetList(context.Background(), s.listKey, storage.ListOptions{Recursive: true, Predicate: storage.Everything}, l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func (s *mirrorStore) get(t *testing.T, name string) (*containers.Container, bool) {
+	t.Helper()
+	c := &containers.Container{}
+	err := s.Get(context.Background(), s.key(name), storage.GetOptions{}, c)
+	if storage.IsNotFound(err) {
+		return nil, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, true
+}
+
+// put creates obj (namespace and name set by the caller) in the store.
+func (s *mirrorStore) put(t *testing.T, obj *containers.Container) {
+	t.Helper()
+	if err := s.Create(context.Background(), s.key(obj.Name), obj, &containers.Container{}, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mirrorWatch is a recursive watch on the store from its current state.
+type mirrorWatch struct {
+	t  *testing.T
+	s  *mirrorStore
+	w  watch.Interface
+	rv string
+}
+
+func (s *mirrorStore) watch(t *testing.T) *mirrorWatch {
+	t.Helper()
+	rv := s.list(t).ResourceVersion
+	w, err := s.Watch(context.Background(), s.listKey, storage.ListOptions{
+		ResourceVersion: rv, Recursive: true, Predicate: storage.Everything,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return &mirrorWatch{t: t, s: s, w: w, rv: rv}
+}
+
+// next returns the next event, failing the test at the deadline.
+func (w *mirrorWatch) next(deadline <-chan time.Time, what string) (watch.EventType, *containers.Container) {
+	w.t.Helper()
+	select {
+	case ev, ok := <-w.w.ResultChan():
+		if !ok {
+			w.t.Fatalf("store watch closed while waiting for %s", what)
+		}
+		if ev.Type == watch.Error {
+			w.t.Fatalf("store watch error while waiting for %s: %v", what, ev.Object)
+		}
+		c, ok := ev.Object.(*containers.Container)
+		if !ok {
+			w.t.Fatalf("watch event with a %T", ev.Object)
+		}
+		return ev.Type, c
+	case <-deadline:
+		w.t.Fatalf("timed out after %v waiting for %s", mirrorWaitTime, what)
+	}
+	return "", nil
+}
+
+// waitFor consumes events until one for container id satisfies ok, and returns
+// the events seen for id on the way (including the matching one).
+func (w *mirrorWatch) waitFor(id, what string, ok func(watch.EventType, *containers.Container) bool) []watch.EventType {
+	w.t.Helper()
+	deadline := time.After(mirrorWaitTime)
+	var seen []watch.EventType
+	for {
+		typ, c := w.next(deadline, what)
+		if c.Name != id {
+			continue
+		}
+		seen = append(seen, typ)
+		if ok(typ, c) {
+			return seen
+		}
+	}
+}
+
+// barrier writes a marker object and consumes events up to its ADDED event:
+// every change committed before the call has then been delivered. It returns
+// the events seen on the way, by object name. The marker is deleted after.
+func (w *mirrorWatch) barrier() map[string][]watch.EventType {
+	w.t.Helper()
+	name := "barrier-" + strings.TrimSuffix(mirrorPrefixName(w.t)[len("mirror-it-"):], "-")
+	w.s.put(w.t, &containers.Container{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: mirrorNamespace}})
+	deadline := time.After(mirrorWaitTime)
+	seen := map[string][]watch.EventType{}
+	for {
+		typ, c := w.next(deadline, "the barrier object")
+		if c.Name == name {
+			break
+		}
+		seen[c.Name] = append(seen[c.Name], typ)
+	}
+	if err := w.s.Delete(context.Background(), w.s.key(name), &containers.Container{}, nil,
+		storage.ValidateAllObjectFunc, nil, storage.DeleteOptions{}); err != nil && !storage.IsNotFound(err) {
+		w.t.Fatal(err)
+	}
+	// Consume the marker's own DELETED event.
+	deadline = time.After(mirrorWaitTime)
+	for {
+		typ, c := w.next(deadline, "the barrier deletion")
+		if c.Name == name && typ == watch.Deleted {
+			return seen
+		}
+		seen[c.Name] = append(seen[c.Name], typ)
+	}
+}
+
+// startMirror runs a Mirror until the test ends; cleanup waits for Run to return.
+func startMirror(t *testing.T, s *mirrorStore, host string, mod func(*docker.Config)) *docker.Mirror {
+	t.Helper()
+	cfg := docker.Config{
+		Host:      host,
+		Namespace: mirrorNamespace,
+		Storage:   s,
+		KeyFunc:   s.key,
+		ListKey:   s.listKey,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	m, err := docker.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(mirrorWaitTime):
+			t.Error("Mirror.Run did not return after its context ended")
+		}
+		if err := m.Ready(); err == nil {
+			t.Error("Ready() is nil after Run returned")
+		}
+	})
+	return m
+}
+
+// mirrorEventually polls cond (cheap, in-process checks only) until it returns
+// nil or the deadline passes.
+func mirrorEventually(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(mirrorWaitTime)
+	tick := time.NewTicker(mirrorPollPeriod)
+	defer tick.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s: %v", mirrorWaitTime, what, err)
+		}
+		<-tick.C
+	}
+}
+
+func waitMirrorReady(t *testing.T, m *docker.Mirror) {
+	t.Helper()
+	mirrorEventually(t, "the mirror to be ready", m.Ready)
+}
+
+// mirrorMetric sums the samples of a counter or gauge on the legacy registry
+// whose labels include want.
+func mirrorMetric(t *testing.T, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, err := legacyregistry.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if have[k] != v {
+					continue metrics
+				}
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
+
+// mirrorProxy forwards a unix socket to Docker's and can cut the engine off:
+// while down it closes every open connection and every new one at once, as a
+// dead daemon would.
+type mirrorProxy struct {
+	target string
+	ln     net.Listener
+	wg     sync.WaitGroup // accept loop and copy goroutines
+
+	mu    sync.Mutex // guards down and conns
+	down  bool
+	conns map[net.Conn]struct{}
+}
+
+func newMirrorProxy(t *testing.T, dockerHost string) (*mirrorProxy, string) {
+	t.Helper()
+	target, ok := strings.CutPrefix(dockerHost, "unix://")
+	if !ok {
+		t.Skipf("the proxy test needs a unix:// DOCKER_HOST, not %s", dockerHost)
+	}
+	dir, err := os.MkdirTemp("", "mirror-proxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &mirrorProxy{target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.setDown(true)
+		p.wg.Wait()
+	})
+	return p, "unix://" + sock
+}
+
+func (p *mirrorProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(c) {
+			_ = c.Close()
+			continue
+		}
+		up, err := net.Dial("unix", p.target)
+		if err != nil || !p.track(up) {
+			if up != nil {
+				_ = up.Close()
+			}
+			p.untrack(c)
+			continue
+		}
+		p.wg.Add(2)
+		go p.pipe(c, up)
+		go p.pipe(up, c)
+	}
+}
+
+func (p *mirrorProxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	_, err := io.Copy(dst, src)
+	_ = err
+	p.untrack(dst)
+	p.untrack(src)
+}
+
+func (p *mirrorProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *mirrorProxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.conns[c]; ok {
+		delete(p.conns, c)
+		_ = c.Close()
+	}
+}
+
+func (p *mirrorProxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for c := range p.conns {
+			_ = c.Close()
+			delete(p.conns, c)
+		}
+	}
+}
+
+var errMirrorNotYet = errors.New("not yet")
