@@ -61,10 +61,16 @@ func (cw *containerWatch) waitFor(what string, match func(watch.EventType, *v1al
 	}
 }
 
-// eventually polls check until it returns nil, failing with its last error at the deadline.
+// eventually polls check until it returns nil, failing with its last error at eventDeadline.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(eventDeadline)
+	waitUntil(t, eventDeadline, what, check)
+}
+
+// waitUntil polls check until it returns nil, failing with its last error at the timeout.
+func waitUntil(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -73,7 +79,7 @@ func eventually(t *testing.T, what string, check func() error) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, eventDeadline, err)
+			t.Fatalf("%s: still failing after %s: %v", what, timeout, err)
 		}
 		<-tick.C
 	}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
+)
+
+// restartDeadline covers a dockerd restart plus the mirror's reconnect backoff.
+const restartDeadline = 120 * time.Second
+
+// TestDockerdKilledAndRestarted kills a test-owned dockerd with SIGKILL while
+// the server follows it: the server stays up, /readyz turns unready with the
+// reason, then ready again, and the registry equals `docker ps -a` with no
+// ghost or duplicate objects.
+func TestDockerdKilledAndRestarted(t *testing.T) {
+	const name = "apirestart"
+	start := func() (host, pidfile string) {
+		t.Helper()
+		out, err := testenv.Script("start-test-dockerd.sh", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if v, ok := strings.CutPrefix(l, "PIDFILE="); ok {
+				pidfile = v
+			} else {
+				host = l
+			}
+		}
+		return host, pidfile
+	}
+	host, pidfile := start()
+	t.Cleanup(func() { _, _ = testenv.Script("stop-test-dockerd.sh", name, "--purge") })
+	if _, err := testenv.Script("build-busybox-image.sh", "-H", host); err != nil {
+		t.Fatal(err)
+	}
+
+	s := testenv.StartServer(t, host, testenv.ServerOptions{})
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test
+	defer hc.CloseIdleConnections()
+	probe := func(path string) (int, string) {
+		resp, err := hc.Get(s.URL + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+
+	kept := runContainer(t, host, testenv.UniqueName(t, "kept"))
+	removed := testenv.MustDocker(t, host, "create", "--name", testenv.UniqueName(t, "removed"), testenv.BusyboxImage, "true")
+	registryEqualsDocker(t, s, host)
+
+	pidData, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(pidData)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+
+	waitUntil(t, restartDeadline, "/readyz unready after dockerd was killed", func() error {
+		code, body := probe("/readyz/docker-mirror")
+		if code == http.StatusOK {
+			return fmt.Errorf("still ready")
+		}
+		if !strings.Contains(body, "docker") {
+			return fmt.Errorf("unready without a reason: %d %q", code, body)
+		}
+		return nil
+	})
+	if code, body := probe("/livez"); code != http.StatusOK {
+		t.Fatalf("server not live while Docker is down: %d %s", code, body)
+	}
+	// The mirrors stay while the engine is away.
+	if _, err := s.Client.ContainersV1alpha1().Containers(s.Namespace).Get(context.Background(), kept, metav1.GetOptions{}); err != nil {
+		t.Fatalf("mirror of %s gone while Docker was down: %v", kept, err)
+	}
+
+	host2, _ := start()
+	if host2 != host {
+		t.Fatalf("restarted daemon moved from %s to %s", host, host2)
+	}
+	testenv.MustDocker(t, host, "rm", "-f", removed)
+	runContainer(t, host, testenv.UniqueName(t, "added"))
+
+	waitUntil(t, restartDeadline, "/readyz ready after dockerd came back", func() error {
+		if code, body := probe("/readyz"); code != http.StatusOK {
+			return fmt.Errorf("%d %s", code, body)
+		}
+		return nil
+	})
+	registryEqualsDocker(t, s, host)
+}
+
+// registryEqualsDocker waits until the served Containers are exactly the
+// engine's containers (by ID, name and state), with no duplicates.
+func registryEqualsDocker(t *testing.T, s *testenv.Server, host string) {
+	t.Helper()
+	ctx := context.Background()
+	eventually(t, "registry equals docker ps -a", func() error {
+		want, err := testenv.Docker(ctx, host, "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}")
+		if err != nil {
+			return err
+		}
+		list, err := s.Client.ContainersV1alpha1().Containers(s.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		var got []string
+		for _, c := range list.Items {
+			if seen[c.Name] {
+				return fmt.Errorf("duplicate object %s", c.Name)
+			}
+			seen[c.Name] = true
+			got = append(got, fmt.Sprintf("%s %s %s", c.Name, c.Status.Name, c.Status.Status))
+		}
+		return sameLines(want, got)
+	})
+}
