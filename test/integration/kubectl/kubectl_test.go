@@ -1,0 +1,244 @@
+// Package kubectl runs the installed kubectl against the built
+// containers-apiserver binary, started the way `make run` starts it.
+package kubectl
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
+)
+
+const deadline = 60 * time.Second
+
+type cluster struct {
+	t          *testing.T
+	kubeconfig string
+}
+
+// startBinary builds cmd/apiserver and runs it standalone, as `make run` does.
+func startBinary(t *testing.T, dockerHost string) *cluster {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "containers-apiserver")
+	build := exec.Command("go", "build", "-race", "-o", bin, "./cmd/apiserver")
+	build.Dir = testenv.Root()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	logFile, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--standalone", "--secure-port", strconv.Itoa(port),
+		"--cert-dir", filepath.Join(dir, "certs"), "--token-file", filepath.Join(dir, "token"),
+		"--write-kubeconfig", kubeconfig, "--docker-host", dockerHost)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// SIGTERM lets the server shut down cleanly.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		logFile.Close()
+		if t.Failed() {
+			log, _ := os.ReadFile(logFile.Name())
+			t.Logf("server log tail:\n%s", tail(string(log), 3000))
+		}
+	})
+
+	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // readiness probe
+	defer hc.CloseIdleConnections()
+	until := time.Now().Add(deadline)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("server exited: %v", err)
+		case <-tick.C:
+		}
+		if _, err := os.Stat(kubeconfig); err == nil {
+			if resp, err := hc.Get("https://127.0.0.1:" + strconv.Itoa(port) + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return &cluster{t: t, kubeconfig: kubeconfig}
+				}
+			}
+		}
+		if time.Now().After(until) {
+			t.Fatal("server not ready in time")
+		}
+	}
+}
+
+func (c *cluster) kubectl(args ...string) string {
+	c.t.Helper()
+	out, err := exec.Command("kubectl", append([]string{"--kubeconfig", c.kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+const resource = "containers.containers.rancherdesktop.io"
+
+func TestKubectl(t *testing.T) {
+	host := testenv.DockerHost(t)
+	c := startBinary(t, host)
+
+	name := testenv.UniqueName(t, "kctl")
+	id := testenv.MustDocker(t, host, "run", "-d", "--name", name, "--label", "com.docker.compose.project=kubectltest",
+		testenv.BusyboxImage, "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done")
+	t.Cleanup(func() { _, _ = testenv.Docker(context.Background(), host, "rm", "-f", id) })
+
+	t.Run("get", func(t *testing.T) {
+		waitOutput(t, func() string { return c.kubectl("get", resource) }, id, name, "Up ")
+		out := c.kubectl("get", resource)
+		for _, col := range []string{"NAME", "CONTAINER", "IMAGE", "STATUS", "PORTS", "AGE"} {
+			if !strings.Contains(strings.SplitN(out, "\n", 2)[0], col) {
+				t.Errorf("header lacks %s:\n%s", col, out)
+			}
+		}
+		wide := c.kubectl("get", resource, "-o", "wide")
+		if h := strings.SplitN(wide, "\n", 2)[0]; !strings.Contains(h, "COMMAND") || !strings.Contains(h, "CREATED") {
+			t.Errorf("-o wide header lacks COMMAND/CREATED:\n%s", wide)
+		}
+	})
+	t.Run("yaml", func(t *testing.T) {
+		out := c.kubectl("get", resource, id, "-o", "yaml")
+		for _, want := range []string{"kind: Container", "name: " + name, "status: running", "imageName: " + testenv.BusyboxImage} {
+			if !strings.Contains(out, want) {
+				t.Errorf("-o yaml lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("field-selector", func(t *testing.T) {
+		out := c.kubectl("get", resource, "--field-selector", "status.name="+name, "-o", "name")
+		if strings.TrimSpace(out) != "container.containers.rancherdesktop.io/"+id {
+			t.Errorf("--field-selector status.name=%s gave:\n%s", name, out)
+		}
+		out = c.kubectl("get", resource, "--field-selector", "status.name=no-such-container-x", "-o", "name")
+		if strings.TrimSpace(out) != "" {
+			t.Errorf("selector for a missing name matched:\n%s", out)
+		}
+	})
+	t.Run("label-selector", func(t *testing.T) {
+		out := c.kubectl("get", resource, "-l", "com.docker.compose.project=kubectltest", "-o", "name")
+		if strings.TrimSpace(out) != "container.containers.rancherdesktop.io/"+id {
+			t.Errorf("-l gave:\n%s", out)
+		}
+	})
+	t.Run("explain", func(t *testing.T) {
+		out := c.kubectl("explain", resource+".status")
+		for _, want := range []string{"imageName", "lastAction", "conditions"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("explain lacks %s:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("watch", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		w := exec.CommandContext(ctx, "kubectl", "--kubeconfig", c.kubeconfig, "get", resource, "-w")
+		stdout, err := w.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cancel(); _ = w.Wait() }()
+		lines := make(chan string)
+		go func() {
+			defer close(lines)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+		}()
+		// The initial listing includes the existing container.
+		expectLine(t, lines, id)
+		testenv.MustDocker(t, host, "pause", id)
+		expectLine(t, lines, id, "(Paused)")
+		testenv.MustDocker(t, host, "unpause", id)
+		expectLine(t, lines, id, "Up ")
+	})
+}
+
+// waitOutput reruns get until its output holds every word.
+func waitOutput(t *testing.T, get func() string, words ...string) {
+	t.Helper()
+	until := time.Now().Add(deadline)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		out := get()
+		ok := true
+		for _, w := range words {
+			ok = ok && strings.Contains(out, w)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(until) {
+			t.Fatalf("output never held %q:\n%s", words, out)
+		}
+		<-tick.C
+	}
+}
+
+// expectLine reads watch output until a line holds every word.
+func expectLine(t *testing.T, lines <-chan string, words ...string) {
+	t.Helper()
+	timeout := time.After(deadline)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("kubectl get -w ended before a line with %q", words)
+			}
+			match := true
+			for _, w := range words {
+				match = match && strings.Contains(l, w)
+			}
+			if match {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no kubectl get -w line with %q within %s", words, deadline)
+		}
+	}
+}
+
