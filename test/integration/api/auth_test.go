@@ -2,8 +2,13 @@ package api
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/net/websocket"
 
 	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
 )
@@ -45,5 +50,59 @@ func TestAuthentication(t *testing.T) {
 				t.Fatalf("%s: got %d, want %d", tc.url, resp.StatusCode, tc.want)
 			}
 		})
+	}
+}
+
+// TestWebSocketBearerSubprotocol: a browser cannot set Authorization on a
+// WebSocket, so the token travels as a subprotocol. A watch over WebSocket
+// with it streams events; without it the handshake is refused with 401.
+func TestWebSocketBearerSubprotocol(t *testing.T) {
+	host := testenv.DockerHost(t)
+	s := testenv.StartServer(t, host, testenv.ServerOptions{})
+	url := strings.Replace(s.URL, "https://", "wss://", 1) +
+		"/apis/containers.rancherdesktop.io/v1alpha1/namespaces/" + s.Namespace + "/containernamespaces?watch=1"
+
+	dial := func(protocols ...string) (*websocket.Conn, error) {
+		cfg, err := websocket.NewConfig(url, s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Protocol = protocols
+		cfg.TlsConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // test server
+		return websocket.DialConfig(cfg)
+	}
+
+	if conn, err := dial("binary.k8s.io"); err == nil {
+		conn.Close()
+		t.Fatal("WebSocket without a token was accepted")
+	} else if !strings.Contains(err.Error(), "bad status") {
+		t.Fatalf("want the handshake refused, got %v", err)
+	}
+	if conn, err := dial("base64url.bearer.authorization.k8s.io."+base64.RawURLEncoding.EncodeToString([]byte("wrong")), "binary.k8s.io"); err == nil {
+		conn.Close()
+		t.Fatal("WebSocket with a wrong token was accepted")
+	}
+
+	conn, err := dial("base64url.bearer.authorization.k8s.io."+base64.RawURLEncoding.EncodeToString([]byte(s.Token)), "binary.k8s.io")
+	if err != nil {
+		t.Fatalf("WebSocket with the token: %v", err)
+	}
+	defer conn.Close()
+	if err := conn.SetReadDeadline(time.Now().Add(eventDeadline)); err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Type   string `json:"type"`
+		Object struct {
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		} `json:"object"`
+	}
+	if err := websocket.JSON.Receive(conn, &ev); err != nil {
+		t.Fatalf("reading the first watch event: %v", err)
+	}
+	if ev.Type != "ADDED" || ev.Object.Metadata.Name != "moby" {
+		t.Fatalf("first event: %+v", ev)
 	}
 }

@@ -241,4 +241,3 @@ func expectLine(t *testing.T, lines <-chan string, words ...string) {
 		}
 	}
 }
-
