@@ -329,7 +329,7 @@ type report struct {
 	createTime         time.Duration
 	syncTime           time.Duration
 	lists              []listResult
-	watch              watchResult
+	watch              []watchResult
 	loadStart, loadEnd string
 	elapsed            time.Duration
 }
@@ -344,7 +344,12 @@ func (r *report) speedup() float64 {
 }
 
 func (r *report) passed() bool {
-	return r.speedup() >= targetSpeedup && r.watch.stats.N > 0 && r.watch.stats.P99 < targetWatchP99
+	return r.speedup() >= targetSpeedup && r.watchOK()
+}
+
+// watchOK: the target applies to one change at a time (the first phase).
+func (r *report) watchOK() bool {
+	return len(r.watch) > 0 && r.watch[0].stats.N > 0 && r.watch[0].stats.P99 < targetWatchP99
 }
 
 func (r *report) String() string {
@@ -366,14 +371,24 @@ func (r *report) String() string {
 	sp := r.speedup()
 	fmt.Fprintf(&b, "  JSON vs. CRDs in kube-apiserver+etcd (%s): %.1fx faster at p50 -> target >= %.0fx: %s\n",
 		ms(baselineJSON), sp, targetSpeedup, passMiss(sp >= targetSpeedup))
-	w := r.watch
-	fmt.Fprintf(&b, "\nDocker event -> watch event at the client, %d pause/unpause on %d running containers (%d at a time), after %d warm-up:\n",
-		w.stats.N, r.pausers, r.pausers, w.warmup)
-	fmt.Fprintf(&b, "  latency (event timeNano -> watch event decoded): p50 %s  p99 %s  max %s  mean %s\n",
-		ms(w.stats.P50), ms(w.stats.P99), ms(w.stats.Max), ms(w.stats.Mean))
-	fmt.Fprintf(&b, "  docker API call -> watch event (incl. the call): p50 %s  p99 %s\n", ms(w.fromCall.P50), ms(w.fromCall.P99))
-	fmt.Fprintf(&b, "  p99 %s vs. target < %s: %.1fx headroom -> %s\n", ms(w.stats.P99), ms(targetWatchP99),
-		float64(targetWatchP99)/float64(max(w.stats.P99, time.Microsecond)), passMiss(w.stats.N > 0 && w.stats.P99 < targetWatchP99))
+	fmt.Fprintf(&b, "\nDocker event (timeNano) -> watch event decoded at the client; pause/unpause on %d running containers:\n", r.pausers)
+	fmt.Fprintf(&b, "  %-14s %5s %9s %9s %9s %9s %16s %6s\n", "ops in flight", "ops", "p50", "p99", "max", "mean", "call->watch p50", "races")
+	races := 0
+	for _, w := range r.watch {
+		fmt.Fprintf(&b, "  %-14s %5d %9s %9s %9s %9s %16s %6d\n", strconv.Itoa(w.concurrency), w.stats.N,
+			ms(w.stats.P50), ms(w.stats.P99), ms(w.stats.Max), ms(w.stats.Mean), ms(w.fromCall.P50), w.races)
+		races += w.races
+	}
+	if len(r.watch) > 0 {
+		w := r.watch[0]
+		fmt.Fprintf(&b, "  p99, 1 in flight: %s vs. target < %s: %.1fx headroom -> %s\n",
+			ms(w.stats.P99), ms(targetWatchP99), float64(targetWatchP99)/float64(max(w.stats.P99, time.Microsecond)), passMiss(r.watchOK()))
+		fmt.Fprintf(&b, "  (%d warm-up ops per phase; call->watch includes the pause call itself", w.warmup)
+		if races > 0 {
+			fmt.Fprintf(&b, "; races: ops redone after dockerd's late containerd pause/resume event flipped its state")
+		}
+		fmt.Fprintf(&b, ")\n")
+	}
 	fmt.Fprintf(&b, "\nbench (create + sync + measure) took %s\n", r.elapsed.Round(time.Second))
 	return b.String()
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +25,11 @@ import (
 var pauserCmd = []string{"sh", "-c", `trap "exit 0" TERM; while :; do sleep 1; done`}
 
 type watchResult struct {
-	stats    summary // Docker event timeNano -> watch event at the client
-	fromCall summary // before the pause/unpause API call -> watch event at the client
-	warmup   int
+	concurrency int     // ops in flight
+	stats       summary // Docker event timeNano -> watch event at the client
+	fromCall    summary // before the pause/unpause API call -> watch event at the client
+	warmup      int
+	races       int // ops redone because of Docker's pause/unpause race
 }
 
 // op is one pause or unpause, waiting for its Docker event and its watch event.
@@ -100,7 +104,7 @@ func (tr *tracker) describe(o *op) string {
 		o.dockerNs != 0, tr.eventErr, o.want, o.watchNs != 0, tr.watchErr)
 }
 
-func measureWatch(ctx context.Context, t *testing.T, s *testenv.Server, dc *client.Client, p params) watchResult {
+func measureWatch(ctx context.Context, t *testing.T, s *testenv.Server, dc *client.Client, p params) []watchResult {
 	t.Helper()
 	cs := s.Client.ContainersV1alpha1().Containers(s.Namespace)
 
@@ -199,49 +203,80 @@ func measureWatch(ctx context.Context, t *testing.T, s *testenv.Server, dc *clie
 		}
 	}()
 
-	// Each pauser alternates pause/unpause, one op outstanding per container,
-	// all pausers at once. The first pause+unpause of each is warm-up.
-	const warmPerPauser = 2
-	perPauser := p.ops / p.pausers
+	// Phase 1: one op at a time, round-robin over the pausers: the latency of
+	// one change. Phase 2: every pauser at once: a small burst, queueing
+	// included. Each container alternates pause/unpause.
+	var out []watchResult
+	paused := make([]bool, len(ids))
+	for _, conc := range phases(p.pausers) {
+		r, err := runOps(wctx, tr, dc, ids, paused, conc, p.ops)
+		if err != nil {
+			t.Fatalf("event-to-watch latency, %d at a time: %v", conc, err)
+		}
+		t.Logf("event->watch, %d at a time, over %d ops: p50 %s p99 %s max %s", conc, r.stats.N, ms(r.stats.P50), ms(r.stats.P99), ms(r.stats.Max))
+		out = append(out, r)
+	}
+	return out
+}
+
+// phases are the op concurrencies measured: 1, then all pausers at once.
+func phases(pausers int) []int {
+	if pausers == 1 {
+		return []int{1}
+	}
+	return []int{1, pausers}
+}
+
+// maxRaces bounds the ops redone because of Docker's pause/unpause race.
+const maxRaces = 20
+
+// runOps performs ops pause/unpause operations on ids, conc at a time, after
+// a warm-up pause+unpause of each container. Worker j owns the containers
+// whose index is j modulo conc and cycles through them. paused[i] is what
+// Docker last said about ids[i]; each op flips it.
+//
+// dockerd handles containerd's paused/resumed events asynchronously, and one
+// that arrives after the next pause/unpause call flips Docker's state back
+// (daemon/monitor.go, EventPaused/EventResumed) and logs one more event. The
+// next call then fails with "is not paused" / "is already paused": such an op
+// is not measured; the worker waits for the state to settle, reads it back
+// and goes on, at most maxRaces times in all.
+func runOps(ctx context.Context, tr *tracker, dc *client.Client, ids []string, paused []bool, conc, ops int) (watchResult, error) {
+	const warmOps = 2 // per container
+	perContainer := warmOps + ops/len(ids)
 	type sample struct{ fromEvent, fromCall time.Duration }
-	results := make([][]sample, p.pausers)
-	errc := make(chan error, p.pausers)
+	results := make([][]sample, conc)
+	var races atomic.Int64
+	errc := make(chan error, conc)
 	var wg sync.WaitGroup
-	for i, id := range ids {
+	for j := range conc {
 		wg.Go(func() {
-			for k := range warmPerPauser + perPauser {
-				o := &op{id: id, action: "pause", want: "paused", done: make(chan struct{})}
-				call := dc.ContainerPause
-				if k%2 == 1 {
-					o.action, o.want, call = "unpause", "running", dc.ContainerUnpause
-				}
-				tr.add(o)
-				o.called = time.Now().UnixNano()
-				cctx, cancel := context.WithTimeout(wctx, callTimeout)
-				err := call(cctx, id)
-				cancel()
-				if err != nil {
-					errc <- fmt.Errorf("docker %s %.12s (op %d): %w", o.action, id, k, err)
-					return
-				}
-				timer := time.NewTimer(opTimeout)
-				select {
-				case <-o.done:
-					timer.Stop()
-				case <-timer.C:
-					errc <- fmt.Errorf("docker %s %.12s (op %d): not both events within %s: %s", o.action, id, k, opTimeout, tr.describe(o))
-					return
-				case <-wctx.Done():
-					timer.Stop()
-					errc <- fmt.Errorf("docker %s %.12s (op %d): %w", o.action, id, k, wctx.Err())
-					return
-				}
-				tr.remove(id)
-				if k >= warmPerPauser {
-					results[i] = append(results[i], sample{
-						fromEvent: time.Duration(o.watchNs - o.dockerNs),
-						fromCall:  time.Duration(o.watchNs - o.called),
-					})
+			done := map[int]int{} // container index -> ops done
+			for r := range perContainer {
+				for i := j; i < len(ids); i += conc {
+					for done[i] == r {
+						s, err := oneOp(ctx, tr, dc, ids[i], paused[i])
+						if isStateRace(err) {
+							if races.Add(1) > maxRaces {
+								errc <- fmt.Errorf("more than %d pause/unpause state races in Docker; last: %w", maxRaces, err)
+								return
+							}
+							if paused[i], err = settle(ctx, dc, ids[i]); err != nil {
+								errc <- err
+								return
+							}
+							continue
+						}
+						if err != nil {
+							errc <- fmt.Errorf("op %d of %.12s: %w", r, ids[i], err)
+							return
+						}
+						paused[i] = !paused[i]
+						done[i]++
+						if r >= warmOps {
+							results[j] = append(results[j], s)
+						}
+					}
 				}
 			}
 		})
@@ -249,7 +284,7 @@ func measureWatch(ctx context.Context, t *testing.T, s *testenv.Server, dc *clie
 	wg.Wait()
 	close(errc)
 	if err := <-errc; err != nil {
-		t.Fatalf("event-to-watch latency: %v", err)
+		return watchResult{}, err
 	}
 	var fromEvent, fromCall []time.Duration
 	for _, rs := range results {
@@ -258,7 +293,68 @@ func measureWatch(ctx context.Context, t *testing.T, s *testenv.Server, dc *clie
 			fromCall = append(fromCall, s.fromCall)
 		}
 	}
-	res := watchResult{stats: summarize(fromEvent), fromCall: summarize(fromCall), warmup: warmPerPauser * p.pausers}
-	t.Logf("event->watch over %d ops: p50 %s p99 %s max %s", res.stats.N, ms(res.stats.P50), ms(res.stats.P99), ms(res.stats.Max))
-	return res
+	return watchResult{
+		concurrency: conc, stats: summarize(fromEvent), fromCall: summarize(fromCall),
+		warmup: warmOps * len(ids), races: int(races.Load()),
+	}, nil
+}
+
+// isStateRace tells the errors of Docker's pause/unpause race.
+func isStateRace(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "is not paused") || strings.Contains(msg, "is already paused")
+}
+
+// settle waits for a late containerd event to be handled, and returns whether
+// Docker now says id is paused.
+func settle(ctx context.Context, dc *client.Client, id string) (bool, error) {
+	select {
+	case <-time.After(300 * time.Millisecond):
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	in, err := dc.ContainerInspect(cctx, id)
+	if err != nil {
+		return false, fmt.Errorf("inspect %.12s: %w", id, err)
+	}
+	if in.State == nil || !in.State.Running {
+		return false, fmt.Errorf("pauser %.12s is no longer running (%+v)", id, in.State)
+	}
+	return in.State.Paused, nil
+}
+
+// oneOp pauses (or unpauses) id and waits for its Docker event and its watch event.
+func oneOp(ctx context.Context, tr *tracker, dc *client.Client, id string, unpause bool) (struct{ fromEvent, fromCall time.Duration }, error) {
+	var s struct{ fromEvent, fromCall time.Duration }
+	o := &op{id: id, action: "pause", want: "paused", done: make(chan struct{})}
+	call := dc.ContainerPause
+	if unpause {
+		o.action, o.want, call = "unpause", "running", dc.ContainerUnpause
+	}
+	tr.add(o)
+	defer tr.remove(id)
+	o.called = time.Now().UnixNano()
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	err := call(cctx, id)
+	cancel()
+	if err != nil {
+		return s, fmt.Errorf("docker %s %.12s: %w", o.action, id, err)
+	}
+	timer := time.NewTimer(opTimeout)
+	defer timer.Stop()
+	select {
+	case <-o.done:
+	case <-timer.C:
+		return s, fmt.Errorf("docker %s %.12s: not both events within %s: %s", o.action, id, opTimeout, tr.describe(o))
+	case <-ctx.Done():
+		return s, fmt.Errorf("docker %s %.12s: %w", o.action, id, ctx.Err())
+	}
+	s.fromEvent = time.Duration(o.watchNs - o.dockerNs)
+	s.fromCall = time.Duration(o.watchNs - o.called)
+	return s, nil
 }
