@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/healthz"
@@ -19,6 +20,9 @@ import (
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/containernamespace"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/storage/memory"
 )
+
+// mirrorStopTimeout bounds how long shutdown waits for the mirror.
+const mirrorStopTimeout = 30 * time.Second
 
 // ExtraConfig is what this server adds to the generic server's configuration.
 type ExtraConfig struct {
@@ -88,14 +92,19 @@ func (c completedConfig) New() (*Server, error) {
 	}
 
 	ns := c.ExtraConfig.Namespace
-	containerStore, _ := getter.Store(containers.Resource("containers"))
-	prefix := memory.ResourcePrefix(containers.Resource("containers")) + "/" + ns
+	// The mirror writes with the registry's own keys, so API reads find its objects.
+	nsCtx := genericapirequest.WithNamespace(context.Background(), ns)
+	store := containersREST.Store
 	mirror, err := docker.New(docker.Config{
-		Host:           c.ExtraConfig.DockerHost,
-		Namespace:      ns,
-		Storage:        containerStore,
-		KeyFunc:        func(name string) string { return prefix + "/" + name },
-		ListKey:        prefix,
+		Host:      c.ExtraConfig.DockerHost,
+		Namespace: ns,
+		Storage:   store.Storage.Storage,
+		KeyFunc: func(name string) string {
+			// Container IDs are valid object names, so this cannot fail.
+			key, _ := store.KeyFunc(nsCtx, name)
+			return key
+		},
+		ListKey:        store.KeyRootFunc(nsCtx),
 		ResyncInterval: c.ExtraConfig.ResyncInterval,
 	})
 	if err != nil {
@@ -115,12 +124,34 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("storing the moby ContainerNamespace: %w", err)
 	}
 
-	// The mirror lives as long as the server: the post-start hook's context
-	// ends when the server stops.
-	if err := gs.AddPostStartHook("docker-mirror", func(hc genericapiserver.PostStartHookContext) error {
-		go mirror.Run(hc.Context)
+	// The mirror runs from the start of serving until shutdown begins. Its
+	// own context is ended by the pre-shutdown hook, which then waits until
+	// the mirror has returned, so it never writes to a store being torn down.
+	// (The post-start hook's context would end only after pre-shutdown hooks.)
+	mirrorCtx, stopMirror := context.WithCancel(context.Background())
+	mirrorDone := make(chan struct{})
+	if err := gs.AddPostStartHook("docker-mirror", func(genericapiserver.PostStartHookContext) error {
+		go func() {
+			defer close(mirrorDone)
+			mirror.Run(mirrorCtx)
+		}()
 		return nil
 	}); err != nil {
+		stopMirror()
+		return nil, err
+	}
+	collector.add(getter)
+	if err := gs.AddPreShutdownHook("docker-mirror", func() error {
+		collector.remove(getter)
+		stopMirror()
+		select {
+		case <-mirrorDone:
+			return nil
+		case <-time.After(mirrorStopTimeout):
+			return fmt.Errorf("docker mirror did not stop within %s", mirrorStopTimeout)
+		}
+	}); err != nil {
+		stopMirror()
 		return nil, err
 	}
 	if c.ExtraConfig.OnListening != nil {

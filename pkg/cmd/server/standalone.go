@@ -120,19 +120,27 @@ func loadOrCreateToken(file string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return "", err
 	}
-	// O_EXCL: two servers starting at once must not overwrite each other's token.
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return loadOrCreateToken(file)
-	}
+	// Write a private temporary file, then link it into place: the link fails
+	// if another server created the token first, and no reader ever sees a
+	// half-written file.
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".token-*")
 	if err != nil {
 		return "", fmt.Errorf("creating token file: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(token + "\n"); err != nil {
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(token + "\n"); err != nil {
+		tmp.Close()
 		return "", err
 	}
-	return token, f.Close()
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Link(tmp.Name(), file); errors.Is(err, os.ErrExist) {
+		return loadOrCreateToken(file)
+	} else if err != nil {
+		return "", fmt.Errorf("creating token file: %w", err)
+	}
+	return token, nil
 }
 
 // writeKubeconfig writes a kubeconfig for server, trusting the serving
