@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/tls"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,16 +26,17 @@ func TestAuthentication(t *testing.T) {
 	for _, tc := range []struct {
 		name, url, auth string
 		want            int
+		body            string // a string the response must contain
 	}{
-		{"anonymous list", list, "", http.StatusUnauthorized},
-		{"wrong token", list, "Bearer not-the-token", http.StatusUnauthorized},
-		{"token", list, "Bearer " + s.Token, http.StatusOK},
-		{"anonymous discovery", s.URL + "/apis", "", http.StatusUnauthorized},
-		{"anonymous readyz", s.URL + "/readyz", "", http.StatusOK},
-		{"anonymous livez", s.URL + "/livez", "", http.StatusOK},
-		{"wrong token readyz", s.URL + "/readyz", "Bearer nope", http.StatusUnauthorized},
-		{"anonymous metrics", s.URL + "/metrics", "", http.StatusUnauthorized},
-		{"token metrics", s.URL + "/metrics", "Bearer " + s.Token, http.StatusOK},
+		{"anonymous list", list, "", http.StatusUnauthorized, ""},
+		{"wrong token", list, "Bearer not-the-token", http.StatusUnauthorized, ""},
+		{"token", list, "Bearer " + s.Token, http.StatusOK, ""},
+		{"anonymous discovery", s.URL + "/apis", "", http.StatusUnauthorized, ""},
+		{"anonymous readyz", s.URL + "/readyz", "", http.StatusOK, ""},
+		{"anonymous livez", s.URL + "/livez", "", http.StatusOK, ""},
+		{"wrong token readyz", s.URL + "/readyz", "Bearer nope", http.StatusUnauthorized, ""},
+		{"anonymous metrics", s.URL + "/metrics", "", http.StatusUnauthorized, ""},
+		{"token metrics", s.URL + "/metrics", "Bearer " + s.Token, http.StatusOK, "containers_apiserver_docker_mirror_containers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
@@ -45,9 +47,16 @@ func TestAuthentication(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			body, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if resp.StatusCode != tc.want {
 				t.Fatalf("%s: got %d, want %d", tc.url, resp.StatusCode, tc.want)
+			}
+			if !strings.Contains(string(body), tc.body) {
+				t.Fatalf("%s: body lacks %q", tc.url, tc.body)
 			}
 		})
 	}
@@ -72,11 +81,22 @@ func TestWebSocketBearerSubprotocol(t *testing.T) {
 		return websocket.DialConfig(cfg)
 	}
 
-	if conn, err := dial("binary.k8s.io"); err == nil {
-		conn.Close()
-		t.Fatal("WebSocket without a token was accepted")
-	} else if !strings.Contains(err.Error(), "bad status") {
-		t.Fatalf("want the handshake refused, got %v", err)
+	// Without a token the upgrade is refused with 401.
+	req, _ := http.NewRequest(http.MethodGet, strings.Replace(url, "wss://", "https://", 1), nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	req.Header.Set("Sec-WebSocket-Protocol", "binary.k8s.io")
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("WebSocket upgrade without a token: got %d, want 401", resp.StatusCode)
 	}
 	if conn, err := dial("base64url.bearer.authorization.k8s.io."+base64.RawURLEncoding.EncodeToString([]byte("wrong")), "binary.k8s.io"); err == nil {
 		conn.Close()

@@ -107,3 +107,5 @@ func describe(c *v1alpha1.Container) string {
 var everything = labels.Everything()
 
 func timeoutAfter() <-chan time.Time { return time.After(eventDeadline) }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -182,10 +182,15 @@ func TestKubectl(t *testing.T) {
 		defer func() { cancel(); _ = w.Wait() }()
 		lines := make(chan string)
 		go func() {
+			// Ends when kubectl exits (ctx cancel) and its output closes.
 			defer close(lines)
 			sc := bufio.NewScanner(stdout)
 			for sc.Scan() {
-				lines <- sc.Text()
+				select {
+				case lines <- sc.Text():
+				case <-ctx.Done():
+					return
+				}
 			}
 		}()
 		// The initial listing includes the existing container.
@@ -193,7 +198,7 @@ func TestKubectl(t *testing.T) {
 		testenv.MustDocker(t, host, "pause", id)
 		expectLine(t, lines, id, "(Paused)")
 		testenv.MustDocker(t, host, "unpause", id)
-		expectLine(t, lines, id, "Up ")
+		expectLine(t, lines, id, "Up ", "!(Paused)")
 	})
 }
 
@@ -219,7 +224,8 @@ func waitOutput(t *testing.T, get func() string, words ...string) {
 	}
 }
 
-// expectLine reads watch output until a line holds every word.
+// expectLine reads watch output until a line holds every word; a word
+// starting with "!" must be absent.
 func expectLine(t *testing.T, lines <-chan string, words ...string) {
 	t.Helper()
 	timeout := time.After(deadline)
@@ -231,7 +237,11 @@ func expectLine(t *testing.T, lines <-chan string, words ...string) {
 			}
 			match := true
 			for _, w := range words {
-				match = match && strings.Contains(l, w)
+				if absent, ok := strings.CutPrefix(w, "!"); ok {
+					match = match && !strings.Contains(l, absent)
+				} else {
+					match = match && strings.Contains(l, w)
+				}
 			}
 			if match {
 				return
