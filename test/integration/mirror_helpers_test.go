@@ -1,20 +1,18 @@
 package integration
 
-// Helpers for mirror_test.go: a real Docker engine, an in-memory store, a
-// store watch with deadlines, and a unix-socket proxy that can cut Docker off.
+// Helpers for mirror_test.go: an in-memory store, a store watch with
+// deadlines, and a unix-socket proxy that can cut Docker off or silently stall
+// its event streams. The Docker engine and clients come from test/testenv.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -34,77 +32,15 @@ import (
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/storage/memory"
+	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
 )
 
 const (
-	mirrorTestImage  = "containers-apiserver/busybox:test"
 	mirrorNamespace  = "rancher-desktop"
 	mirrorPrefix     = "/containers.rancherdesktop.io/containers"
 	mirrorWaitTime   = 30 * time.Second // deadline of every wait on the mirror
 	mirrorPollPeriod = 20 * time.Millisecond
 )
-
-var (
-	mirrorDockerOnce sync.Once
-	mirrorDockerHost string
-	mirrorDockerErr  error
-)
-
-// mirrorDocker returns the DOCKER_HOST of a live engine that has the test
-// image: $DOCKER_HOST if set, else what hack/ensure-docker.sh prints (it starts
-// the project's private dockerd when none answers). Done once per process; no
-// TestMain, so other tests of this package stay free to have their own.
-func mirrorDocker(t *testing.T) string {
-	t.Helper()
-	mirrorDockerOnce.Do(func() {
-		hack, err := filepath.Abs(filepath.Join("..", "..", "hack"))
-		if err != nil {
-			mirrorDockerErr = err
-			return
-		}
-		host := os.Getenv("DOCKER_HOST")
-		if host == "" {
-			out, err := mirrorRun(nil, filepath.Join(hack, "ensure-docker.sh"))
-			if err != nil {
-				mirrorDockerErr = fmt.Errorf("hack/ensure-docker.sh: %w", err)
-				return
-			}
-			lines := strings.Split(strings.TrimSpace(out), "\n")
-			host = strings.TrimSpace(lines[len(lines)-1])
-		}
-		if _, err := mirrorRun([]string{"DOCKER_HOST=" + host}, filepath.Join(hack, "build-busybox-image.sh")); err != nil {
-			mirrorDockerErr = fmt.Errorf("hack/build-busybox-image.sh: %w", err)
-			return
-		}
-		mirrorDockerHost = host
-	})
-	if mirrorDockerErr != nil {
-		t.Fatalf("no Docker engine for the mirror tests: %v", mirrorDockerErr)
-	}
-	return mirrorDockerHost
-}
-
-func mirrorRun(env []string, script string) (string, error) {
-	cmd := exec.Command("bash", script)
-	cmd.Env = append(os.Environ(), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%w\n%s", err, stderr.String())
-	}
-	return stdout.String(), nil
-}
-
-// mirrorDockerClient is the test's own Docker client, closed at cleanup.
-func mirrorDockerClient(t *testing.T, host string) *dockerclient.Client {
-	t.Helper()
-	cli, err := dockerclient.NewClientWithOpts(dockerclient.WithHost(host), dockerclient.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cli.Close() })
-	return cli
-}
 
 // mirrorPrefixName is a unique container name prefix for one test.
 func mirrorPrefixName(t *testing.T) string {
@@ -121,7 +57,7 @@ func mirrorCreate(t *testing.T, cli *dockerclient.Client, name string, start boo
 	if cfg == nil {
 		cfg = &container.Config{}
 	}
-	cfg.Image = mirrorTestImage
+	cfg.Image = testenv.BusyboxImage
 	if len(cfg.Cmd) == 0 {
 		cfg.Cmd = []string{"sleep", "600"}
 	}
@@ -399,16 +335,28 @@ func mirrorMetric(t *testing.T, name string, want map[string]string) float64 {
 
 // mirrorProxy forwards a unix socket to Docker's and can cut the engine off:
 // while down it closes every open connection and every new one at once, as a
-// dead daemon would.
+// dead daemon would. It can also stall the event streams open at the time:
+// their connections stay open but carry nothing more, as a stream silently
+// dropped by a VM's socket forwarder would.
 type mirrorProxy struct {
 	target string
 	ln     net.Listener
 	wg     sync.WaitGroup // accept loop and copy goroutines
 
-	mu    sync.Mutex // guards down and conns
+	mu    sync.Mutex // guards down, conns and pairs, and every proxyPair's fields
 	down  bool
 	conns map[net.Conn]struct{}
+	pairs map[*proxyPair]struct{}
 }
+
+// proxyPair is one proxied connection; its fields are guarded by mirrorProxy.mu.
+type proxyPair struct {
+	events  bool // a GET /events request went through it
+	stalled bool // nothing is forwarded any more
+}
+
+// eventsRequest matches the request line of a Docker event subscription.
+var eventsRequest = regexp.MustCompile(`GET /(v[0-9.]+/)?events[? ]`)
 
 func newMirrorProxy(t *testing.T, dockerHost string) (*mirrorProxy, string) {
 	t.Helper()
@@ -426,7 +374,7 @@ func newMirrorProxy(t *testing.T, dockerHost string) (*mirrorProxy, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &mirrorProxy{target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p := &mirrorProxy{target: target, ln: ln, conns: map[net.Conn]struct{}{}, pairs: map[*proxyPair]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(func() {
@@ -456,18 +404,59 @@ func (p *mirrorProxy) accept() {
 			p.untrack(c)
 			continue
 		}
+		pair := &proxyPair{}
+		p.mu.Lock()
+		p.pairs[pair] = struct{}{}
+		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
+		go p.pipe(c, up, pair, false)
+		go p.pipe(up, c, pair, true)
 	}
 }
 
-func (p *mirrorProxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst until either fails, dropping what arrives once the
+// pair is stalled. fromClient marks the client-to-Docker direction.
+func (p *mirrorProxy) pipe(dst, src net.Conn, pair *proxyPair, fromClient bool) {
 	defer p.wg.Done()
-	_, err := io.Copy(dst, src)
-	_ = err
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			if fromClient && eventsRequest.Match(buf[:n]) {
+				pair.events = true
+			}
+			stalled := pair.stalled
+			p.mu.Unlock()
+			if !stalled {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	p.untrack(dst)
 	p.untrack(src)
+	p.mu.Lock()
+	delete(p.pairs, pair)
+	p.mu.Unlock()
+}
+
+// stallEvents stalls the event streams open now and returns how many.
+func (p *mirrorProxy) stallEvents() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for pair := range p.pairs {
+		if pair.events && !pair.stalled {
+			pair.stalled = true
+			n++
+		}
+	}
+	return n
 }
 
 func (p *mirrorProxy) track(c net.Conn) bool {

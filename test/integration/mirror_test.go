@@ -25,6 +25,7 @@ import (
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
+	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
 )
 
 // checkMirror compares a mirror with `docker inspect` of its container.
@@ -178,8 +179,8 @@ func registryEqualsDocker(t *testing.T, s *mirrorStore, cli *dockerclient.Client
 }
 
 func TestMirrorInitialSyncEqualsDockerPsA(t *testing.T) {
-	host := mirrorDocker(t)
-	cli := mirrorDockerClient(t, host)
+	host := testenv.DockerHost(t)
+	cli := testenv.DockerClient(t, host)
 	prefix := mirrorPrefixName(t)
 	ctx := context.Background()
 
@@ -264,8 +265,8 @@ func TestMirrorInitialSyncEqualsDockerPsA(t *testing.T) {
 }
 
 func TestMirrorFollowsDockerLifecycle(t *testing.T) {
-	host := mirrorDocker(t)
-	cli := mirrorDockerClient(t, host)
+	host := testenv.DockerHost(t)
+	cli := testenv.DockerClient(t, host)
 	prefix := mirrorPrefixName(t)
 	ctx := context.Background()
 	s := newMirrorStore(t)
@@ -360,8 +361,8 @@ func TestMirrorFollowsDockerLifecycle(t *testing.T) {
 }
 
 func TestMirrorResyncOfUnchangedStateIsSilent(t *testing.T) {
-	host := mirrorDocker(t)
-	cli := mirrorDockerClient(t, host)
+	host := testenv.DockerHost(t)
+	cli := testenv.DockerClient(t, host)
 	prefix := mirrorPrefixName(t)
 	ids := []string{
 		mirrorCreate(t, cli, prefix+"a", true, &container.Config{Labels: map[string]string{"x": "y"},
@@ -421,9 +422,9 @@ func TestMirrorUnreachableDockerKeepsMirrors(t *testing.T) {
 }
 
 func TestMirrorReconnectsAndResyncs(t *testing.T) {
-	host := mirrorDocker(t)
+	host := testenv.DockerHost(t)
 	proxy, proxied := newMirrorProxy(t, host)
-	cli := mirrorDockerClient(t, host)
+	cli := testenv.DockerClient(t, host)
 	prefix := mirrorPrefixName(t)
 	ctx := context.Background()
 
@@ -487,4 +488,139 @@ func mustGet(t *testing.T, s *mirrorStore, id string) *containers.Container {
 		t.Fatalf("%s not mirrored", id)
 	}
 	return c
+}
+
+// A health check whose probe output changes on every probe: Docker reports no
+// event for a probe, so resyncs must not rewrite the mirror for its output
+// alone. The Healthy condition's message is the output of the probe that
+// changed the health status.
+func TestMirrorHealthProbeOutputAloneIsNoChange(t *testing.T) {
+	host := testenv.DockerHost(t)
+	cli := testenv.DockerClient(t, host)
+	prefix := mirrorPrefixName(t)
+	s := newMirrorStore(t)
+	m := startMirror(t, s, host, func(c *docker.Config) { c.ResyncInterval = 50 * time.Millisecond })
+	waitMirrorReady(t, m)
+	w := s.watch(t)
+
+	id := mirrorCreate(t, cli, prefix+"probe", true, &container.Config{
+		Healthcheck: &container.HealthConfig{
+			Test:     []string{"CMD-SHELL", "cat /proc/uptime"}, // new output every time
+			Interval: 100 * time.Millisecond,
+			Timeout:  5 * time.Second,
+		},
+	}, nil)
+	var healthy containers.ContainerCondition
+	w.waitFor(id, "the Healthy condition to be True", func(_ watch.EventType, c *containers.Container) bool {
+		for _, cd := range c.Status.Conditions {
+			if cd.Type == containers.ContainerHealthy && cd.Status == containers.ConditionTrue {
+				healthy = cd
+				return true
+			}
+		}
+		return false
+	})
+	if healthy.Message == "" {
+		t.Error("the Healthy condition has no message (the probe's output)")
+	}
+	w.barrier() // whatever was still on its way
+
+	// Several probes and resyncs later, the mirror has not changed.
+	resyncs := map[string]string{"trigger": "resync", "result": "success"}
+	start := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs)
+	firstProbe := lastProbeOutput(t, cli, id)
+	mirrorEventually(t, "new probe output and three resyncs", func() error {
+		if lastProbeOutput(t, cli, id) == firstProbe {
+			return errMirrorNotYet
+		}
+		if n := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs); n < start+3 {
+			return fmt.Errorf("%v resyncs so far", n-start)
+		}
+		return nil
+	})
+	seen := w.barrier()
+	if got := seen[id]; len(got) > 0 {
+		t.Errorf("new probe output alone produced watch events: %v", got)
+	}
+	if c := mustGet(t, s, id); !slices.ContainsFunc(c.Status.Conditions, func(cd containers.ContainerCondition) bool {
+		return cd.Type == containers.ContainerHealthy && cd.Message == healthy.Message
+	}) {
+		t.Errorf("Healthy condition changed: %+v", c.Status.Conditions)
+	}
+}
+
+func lastProbeOutput(t *testing.T, cli *dockerclient.Client, id string) string {
+	t.Helper()
+	in := mirrorInspect(t, cli, id)
+	if in.State.Health == nil || len(in.State.Health.Log) == 0 {
+		return ""
+	}
+	return in.State.Health.Log[len(in.State.Health.Log)-1].Output
+}
+
+// An event stream that silently stops delivering (its connection stays open)
+// is noticed by the next resync that has to repair a mirror: the repair is
+// counted and the mirror subscribes again, staying ready, and the new stream
+// delivers events.
+func TestMirrorResubscribesWhenResyncRepairs(t *testing.T) {
+	host := testenv.DockerHost(t)
+	proxy, proxied := newMirrorProxy(t, host)
+	cli := testenv.DockerClient(t, host)
+	prefix := mirrorPrefixName(t)
+	ctx := context.Background()
+	s := newMirrorStore(t)
+	m := startMirror(t, s, proxied, func(c *docker.Config) { c.ResyncInterval = 300 * time.Millisecond })
+	waitMirrorReady(t, m)
+	w := s.watch(t)
+
+	const repairsMetric = "containers_apiserver_docker_mirror_resync_repairs_total"
+	connects := map[string]string{"trigger": "connect", "result": "success"}
+	repairsBefore := mirrorMetric(t, repairsMetric, nil)
+	connectsBefore := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", connects)
+	if n := proxy.stallEvents(); n != 1 {
+		t.Fatalf("%d event streams stalled, want 1", n)
+	}
+
+	// No event reaches the mirror: a resync creates the mirror...
+	born := mirrorCreate(t, cli, prefix+"born", false, nil, nil)
+	w.waitFor(born, "the resync to mirror the new container", func(typ watch.EventType, _ *containers.Container) bool {
+		return typ == watch.Added
+	})
+	// ... counts the repair and subscribes again.
+	mirrorEventually(t, "a counted repair and a new session", func() error {
+		repairs := mirrorMetric(t, repairsMetric, nil) - repairsBefore
+		connects := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", connects) - connectsBefore
+		if repairs < 1 || connects < 1 {
+			return fmt.Errorf("%v repairs, %v new sessions", repairs, connects)
+		}
+		return nil
+	})
+	if err := m.Ready(); err != nil {
+		t.Errorf("not ready after subscribing again: %v", err)
+	}
+
+	// The new stream delivers: changes are followed and resyncs find nothing
+	// to repair.
+	repairsAfter := mirrorMetric(t, repairsMetric, nil)
+	if err := cli.ContainerStart(ctx, born, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(born, "docker start", func(_ watch.EventType, c *containers.Container) bool {
+		return c.Status.Status == "running"
+	})
+	if err := cli.ContainerRemove(ctx, born, container.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(born, "docker rm", func(typ watch.EventType, _ *containers.Container) bool { return typ == watch.Deleted })
+	resyncs := map[string]string{"trigger": "resync", "result": "success"}
+	start := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs)
+	mirrorEventually(t, "two more resyncs", func() error {
+		if n := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs); n < start+2 {
+			return errMirrorNotYet
+		}
+		return nil
+	})
+	if n := mirrorMetric(t, repairsMetric, nil) - repairsAfter; n != 0 {
+		t.Errorf("%v repairs after subscribing again: the new stream misses events", n)
+	}
 }

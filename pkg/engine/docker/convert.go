@@ -20,8 +20,8 @@ import (
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
 )
 
-// maxHealthMessage bounds the Healthy condition's message (the last health
-// probe's output), in bytes.
+// maxHealthMessage bounds the Healthy condition's message (the output of the
+// last health probe when the health status last changed), in bytes.
 const maxHealthMessage = 1024
 
 // containerIDPattern is a full Docker container ID, the name of every mirror.
@@ -237,7 +237,10 @@ func parsePort(s string) int32 {
 // conditions derives the Container conditions from Docker's State, in a fixed
 // order. Running, Paused, Restarting, OOMKilled and Dead are True or False from
 // Docker's booleans (Unknown only when Docker gave no State at all); Healthy is
-// present only when the container has a health check.
+// present only when the container has a health check. A condition keeps its
+// previous lastTransitionTime while its status is unchanged; Healthy also keeps
+// its previous message (a probe's output) while its status and reason (Docker's
+// health status) are unchanged.
 func conditions(s *container.State, prev []containers.ContainerCondition, now time.Time) []containers.ContainerCondition {
 	type fact struct {
 		typ   string
@@ -291,6 +294,13 @@ func conditions(s *container.State, prev []containers.ContainerCondition, now ti
 		for _, p := range prev {
 			if p.Type == out[i].Type && p.Status == out[i].Status {
 				out[i].LastTransitionTime = p.LastTransitionTime
+				// Docker reports a health change (health_status event) but not
+				// each probe, so the probe output is taken only when the health
+				// status changes; otherwise every inspection (e.g. each resync)
+				// would rewrite the mirror for new probe text alone.
+				if out[i].Type == containers.ContainerHealthy && p.Reason == out[i].Reason {
+					out[i].Message = p.Message
+				}
 				break
 			}
 		}

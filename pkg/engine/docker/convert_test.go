@@ -341,3 +341,60 @@ func TestBackoffDelay(t *testing.T) {
 		t.Fatalf("capped delay %v below half the cap", d)
 	}
 }
+
+// The Healthy message is the probe output at the last health status change:
+// a new probe output alone (Docker sends no event for it) changes nothing.
+func TestHealthyMessageChangesOnlyWithTheStatus(t *testing.T) {
+	withHealth := func(status container.HealthStatus, output string) *container.InspectResponse {
+		in := running()
+		in.State.Health = &container.Health{Status: status, Log: []*container.HealthcheckResult{{Output: output}}}
+		return in
+	}
+	healthy := func(c *containers.Container) containers.ContainerCondition {
+		t.Helper()
+		for _, cd := range c.Status.Conditions {
+			if cd.Type == containers.ContainerHealthy {
+				return cd
+			}
+		}
+		t.Fatal("no Healthy condition")
+		return containers.ContainerCondition{}
+	}
+
+	first := toContainer(withHealth(container.Healthy, "probe 1"), "ns", nil, t0)
+	if c := healthy(first); c.Message != "probe 1" || !c.LastTransitionTime.Time.Equal(t0) {
+		t.Fatalf("first condition = %+v", c)
+	}
+
+	// Same status, new probe output: nothing changes, so a resync writes nothing.
+	again := toContainer(withHealth(container.Healthy, "probe 2"), "ns", first, now)
+	if !unchanged(again, first) {
+		t.Fatalf("a new probe output alone changed the mirror:\n%s", diff.Diff(first, again))
+	}
+
+	// A status change takes the output of the probe that caused it.
+	sick := toContainer(withHealth(container.Unhealthy, "probe 3 failed"), "ns", again, now)
+	if c := healthy(sick); c.Status != F || c.Reason != "unhealthy" || c.Message != "probe 3 failed" ||
+		!c.LastTransitionTime.Time.Equal(now) {
+		t.Fatalf("condition after the status change = %+v", c)
+	}
+	still := toContainer(withHealth(container.Unhealthy, "probe 4 failed"), "ns", sick, now.Add(time.Hour))
+	if !unchanged(still, sick) {
+		t.Fatalf("a new failing probe output alone changed the mirror:\n%s", diff.Diff(sick, still))
+	}
+
+	// Back to healthy: new message, new transition time.
+	later := now.Add(2 * time.Hour)
+	well := toContainer(withHealth(container.Healthy, "probe 5"), "ns", still, later)
+	if c := healthy(well); c.Status != T || c.Message != "probe 5" || !c.LastTransitionTime.Time.Equal(later) {
+		t.Fatalf("condition after recovering = %+v", c)
+	}
+
+	// The health check goes away (container recreated without one): no condition.
+	none := toContainer(running(), "ns", well, later)
+	for _, cd := range none.Status.Conditions {
+		if cd.Type == containers.ContainerHealthy {
+			t.Fatalf("Healthy condition without a health check: %+v", cd)
+		}
+	}
+}

@@ -15,8 +15,8 @@ const (
 )
 
 var (
-	// mirroredContainers is the number of Container mirrors. It is set after every
-	// full sync and moved by one on every create and delete between syncs.
+	// mirroredContainers is the number of Container mirrors: the size of
+	// Mirror.mirrored, set under Mirror.countMu on every change of that set.
 	mirroredContainers = metrics.NewGauge(&metrics.GaugeOpts{
 		Namespace:      metricsNamespace,
 		Subsystem:      metricsSubsystem,
@@ -46,8 +46,31 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"trigger", "result"})
 
+	// containerErrorsTotal counts the failures to mirror one container (its
+	// inspection, or the store write after it). Such a failure fails no sync:
+	// the container keeps its last mirror and is retried with backoff.
+	containerErrorsTotal = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace:      metricsNamespace,
+		Subsystem:      metricsSubsystem,
+		Name:           "container_errors_total",
+		Help:           "Failures to mirror one Docker container (inspect or store write); its mirror is kept and it is retried with backoff.",
+		StabilityLevel: metrics.ALPHA,
+	})
+
+	// resyncRepairsTotal counts the mirrors a periodic resync had to create,
+	// update or delete although no event for the container was received or
+	// pending: each one means the event stream missed a change, so the session
+	// is restarted with a new subscription.
+	resyncRepairsTotal = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace:      metricsNamespace,
+		Subsystem:      metricsSubsystem,
+		Name:           "resync_repairs_total",
+		Help:           "Container mirrors a periodic resync repaired without a Docker event explaining the change; each resync with repairs restarts the event subscription.",
+		StabilityLevel: metrics.ALPHA,
+	})
+
 	// reconnectsTotal counts the connection attempts made after a lost or failed
-	// connection to Docker.
+	// connection to Docker, or after a resync found the event stream suspect.
 	reconnectsTotal = metrics.NewCounter(&metrics.CounterOpts{
 		Namespace:      metricsNamespace,
 		Subsystem:      metricsSubsystem,
@@ -74,6 +97,7 @@ var (
 // process, so creating several Mirrors (tests) does not panic.
 func registerMetrics() {
 	registerMetricsOnce.Do(func() {
-		legacyregistry.MustRegister(mirroredContainers, eventsTotal, fullSyncsTotal, reconnectsTotal, eventLatency)
+		legacyregistry.MustRegister(mirroredContainers, eventsTotal, fullSyncsTotal, containerErrorsTotal,
+			resyncRepairsTotal, reconnectsTotal, eventLatency)
 	})
 }

@@ -21,9 +21,19 @@
 //     mirror upserted or deleted. A key is held by one worker at a time and the
 //     event queue keeps no per-event payload, so per-container order reduces to
 //     "the latest inspection wins".
-//  5. Every ResyncInterval, a full sync again. On a stream error or a failed
-//     sync: not ready (with the reason), reconnect after a capped, jittered,
-//     exponential backoff, and go back to 1.
+//  5. Every ResyncInterval: Ping through the session's client, then a full
+//     sync again. If that sync had to repair a mirror that no received or
+//     pending event explains, the event stream is suspect (it may be silently
+//     dead): the session is restarted at once with a new subscription, the
+//     Mirror staying ready. On a stream error or a failed sync: not ready (with
+//     the reason), reconnect after a capped, jittered, exponential backoff, and
+//     go back to 1.
+//
+// Only connection-level failures (Ping, Info, ContainerList, the event stream,
+// the store's list) fail a sync. A container that cannot be inspected or
+// written keeps its last mirror, is counted in container_errors_total, and is
+// retried by the event workers with a per-container backoff; the sync still
+// succeeds, so one stuck container never keeps the Mirror unready.
 //
 // Every inspection and the store write that follows it happen under a
 // per-container lock, so a full sync and an event worker never interleave on
@@ -43,9 +53,11 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/storage"
@@ -70,9 +82,14 @@ const (
 	// checkpointMargin is subtracted from the daemon's clock: replaying an event
 	// twice costs one inspection, missing one costs a stale mirror.
 	checkpointMargin = time.Second
-	// itemAttempts is how often one container is tried before its error counts.
-	itemAttempts = 3
+	// defaultRepairGrace is how long a resync that repaired mirrors waits for
+	// the events of those changes that were still on their way.
+	defaultRepairGrace = time.Second
 )
+
+// errStreamSuspect ends a session whose periodic resync repaired mirrors that
+// no event explained: the event stream may be silently dead.
+var errStreamSuspect = errors.New("the periodic resync repaired mirrors that no docker event explained")
 
 // ignoredActions are container events that do not change what a mirror shows
 // (the part of the action before ":"). Everything else, including actions a
@@ -81,6 +98,19 @@ var ignoredActions = map[string]bool{
 	"exec_create": true, "exec_start": true, "exec_die": true, "exec_detach": true,
 	"attach": true, "detach": true, "resize": true, "top": true, "copy": true,
 	"archive-path": true, "extract-to-dir": true, "export": true, "commit": true,
+}
+
+// dockerAPI is the part of the Docker client the Mirror uses. *client.Client
+// implements it; unit tests substitute a fake.
+type dockerAPI interface {
+	Ping(ctx context.Context) (types.Ping, error)
+	Info(ctx context.Context) (system.Info, error)
+	// Events must close its error channel once its own goroutine has ended
+	// (after ctx is done at the latest), as the Docker client does.
+	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
+	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error)
+	Close() error
 }
 
 // Config configures a Mirror. Storage, KeyFunc and ListKey are required.
@@ -99,7 +129,8 @@ type Config struct {
 	// ResyncInterval is the period of the full sync while connected; default
 	// DefaultResyncInterval.
 	ResyncInterval time.Duration
-	// BackoffCap bounds the delay between reconnect attempts; default
+	// BackoffCap bounds the delay between reconnect attempts, and between the
+	// retries of one container that could not be mirrored; default
 	// DefaultBackoffCap.
 	BackoffCap time.Duration
 	// InspectParallelism bounds the concurrent inspections of a full sync, and is
@@ -110,7 +141,8 @@ type Config struct {
 // Mirror keeps the Container objects in Storage equal to the containers of one
 // Docker engine. Create it with New and start it with Run.
 type Mirror struct {
-	// Set by New, read-only afterwards: safe from any goroutine.
+	// Set by New (dial and repairGrace may be replaced by this package's tests
+	// before Run), read-only afterwards: safe from any goroutine.
 	host        string
 	namespace   string
 	store       storage.Interface
@@ -119,6 +151,8 @@ type Mirror struct {
 	resync      time.Duration
 	backoffCap  time.Duration
 	parallelism int
+	dial        func(host string) (dockerAPI, error)
+	repairGrace time.Duration
 
 	// locks serialises inspection + write per container; it has its own lock.
 	locks keyLocks
@@ -126,17 +160,54 @@ type Mirror struct {
 	// started makes a second Run a no-op (atomic).
 	started atomic.Bool
 
-	// mu guards readyErr and every streamState.lost. Run's session goroutine
-	// and its event reader write them; Ready reads readyErr from any goroutine
+	// mu guards readyErr and every session's lost. Run's session goroutine and
+	// its event reader write them; Ready reads readyErr from any goroutine
 	// (e.g. /readyz).
 	mu       sync.Mutex
 	readyErr error
+
+	// countMu guards mirrored: the IDs whose mirror this Mirror has created or
+	// found in the store, and not deleted or found missing since. It is changed
+	// under the container's lock (keyLocks) right after the store write, and the
+	// containers gauge is Set from its size under countMu, so the gauge follows
+	// the set in order and never drifts.
+	countMu  sync.Mutex
+	mirrored map[string]struct{}
 }
 
-// streamState is one session's event stream. lost is guarded by Mirror.mu, so
-// "the sync is done" and "the stream is lost" cannot overwrite each other.
-type streamState struct {
+// session is one connection to Docker: its client, its event queue and what
+// its event reader has seen.
+type session struct {
+	cli dockerAPI // safe for concurrent use
+	q   *keyQueue // has its own lock
+	// lost is guarded by Mirror.mu, so "the sync is done" and "the stream is
+	// lost" cannot overwrite each other.
 	lost bool
+
+	// seenMu guards seen: the IDs the event reader received an event for since
+	// the current periodic resync began (reset by it). A repair of one of them
+	// is explained by the stream.
+	seenMu sync.Mutex
+	seen   map[string]struct{}
+}
+
+func (s *session) markSeen(id string) {
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	s.seen[id] = struct{}{}
+}
+
+func (s *session) resetSeen() {
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	s.seen = map[string]struct{}{}
+}
+
+func (s *session) wasSeen(id string) bool {
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	_, ok := s.seen[id]
+	return ok
 }
 
 // New checks cfg, fills in the defaults and returns a Mirror that is not ready
@@ -185,7 +256,10 @@ func New(cfg Config) (*Mirror, error) {
 		resync:      cfg.ResyncInterval,
 		backoffCap:  cfg.BackoffCap,
 		parallelism: cfg.InspectParallelism,
+		dial:        func(host string) (dockerAPI, error) { return newClient(host) },
+		repairGrace: defaultRepairGrace,
 		readyErr:    errors.New("initial sync with docker not finished"),
+		mirrored:    map[string]struct{}{},
 	}, nil
 }
 
@@ -195,7 +269,8 @@ func newClient(host string) (*client.Client, error) {
 
 // Ready returns nil when the mirrors equal Docker's containers as of the last
 // full sync and the event stream is connected; otherwise an error saying why.
-// It is safe for concurrent use.
+// Containers that could not be mirrored (see container_errors_total) do not
+// make it unready. It is safe for concurrent use.
 func (m *Mirror) Ready() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -210,10 +285,10 @@ func (m *Mirror) setNotReady(err error) {
 
 // markSynced makes the Mirror ready after a successful full sync, unless the
 // session's event stream is already lost (then it returns false).
-func (m *Mirror) markSynced(stream *streamState) bool {
+func (m *Mirror) markSynced(s *session) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if stream.lost {
+	if s.lost {
 		return false
 	}
 	m.readyErr = nil
@@ -221,15 +296,18 @@ func (m *Mirror) markSynced(stream *streamState) bool {
 }
 
 // markLost records that the session's event stream failed: not ready.
-func (m *Mirror) markLost(stream *streamState, err error) {
+func (m *Mirror) markLost(s *session, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	stream.lost = true
+	s.lost = true
 	m.readyErr = err
 }
 
 // Run mirrors Docker until ctx is done and returns once every goroutine it
-// started has ended. Call it once; a second call returns at once.
+// started has ended (event reader, workers, sync goroutines, retry timers, and
+// the Docker client's event-stream goroutine), so a caller that waits for Run
+// knows the Mirror no longer writes to the store. Call it once; a second call
+// returns at once.
 //
 // While Docker is unreachable the mirrors are KEPT as they were last seen
 // (stale, not deleted): clients tell "engine unreachable" from "no containers"
@@ -249,6 +327,14 @@ func (m *Mirror) Run(ctx context.Context) {
 		synced, err := m.session(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, errStreamSuspect) {
+			// The resync has just made the mirrors equal to Docker, so the
+			// Mirror stays ready while it subscribes again from a new checkpoint.
+			logger.Info("Docker event stream suspect; subscribing again", "reason", err)
+			attempt = 0
+			reconnectsTotal.Inc()
+			continue
 		}
 		m.setNotReady(err)
 		if synced {
@@ -287,17 +373,28 @@ func backoffDelay(n int, limit time.Duration) time.Duration {
 // returns.
 func (m *Mirror) session(ctx context.Context) (synced bool, err error) {
 	logger := klog.FromContext(ctx)
-	cli, err := newClient(m.host)
+	cli, err := m.dial(m.host)
 	if err != nil {
 		return false, fmt.Errorf("docker engine at %s: %w", m.host, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	q := newKeyQueue()
-	var wg sync.WaitGroup
+	s := &session{
+		cli:  cli,
+		q:    newKeyQueue(func(n int) time.Duration { return backoffDelay(n, m.backoffCap) }),
+		seen: map[string]struct{}{},
+	}
+	var (
+		wg   sync.WaitGroup // the event reader and the workers
+		errs <-chan error   // the event stream's; closed when the client's stream goroutine ends
+	)
 	defer func() {
 		cancel()
-		q.ShutDown()
+		s.q.ShutDown() // wakes the workers; stops and waits for the retry timers
 		wg.Wait()
+		if errs != nil {
+			for range errs { //nolint:revive // wait for the client's event goroutine to end
+			}
+		}
 		_ = cli.Close()
 	}()
 
@@ -307,23 +404,23 @@ func (m *Mirror) session(ctx context.Context) (synced bool, err error) {
 	}
 
 	// Subscribe first, then list: events after the checkpoint are replayed.
-	msgs, errs := cli.Events(ctx, events.ListOptions{
+	var msgs <-chan events.Message
+	msgs, errs = cli.Events(ctx, events.ListOptions{
 		Since:   fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
 		Filters: filters.NewArgs(filters.Arg("type", string(events.ContainerEventType))),
 	})
 	// lost receives the stream's error once; buffered so the reader never blocks.
 	lost := make(chan error, 1)
-	stream := &streamState{}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.readEvents(ctx, msgs, errs, q, stream, lost)
+		m.readEvents(ctx, s, msgs, errs, lost)
 	}()
 
-	if err := m.fullSync(ctx, cli, "connect"); err != nil {
+	if _, err := m.fullSync(ctx, s, "connect"); err != nil {
 		return false, fmt.Errorf("sync with docker engine at %s failed: %w", m.host, err)
 	}
-	if !m.markSynced(stream) {
+	if !m.markSynced(s) {
 		return false, fmt.Errorf("docker event stream from %s lost: %w", m.host, <-lost)
 	}
 	logger.Info("Docker containers mirrored; following events", "since", since)
@@ -332,7 +429,7 @@ func (m *Mirror) session(ctx context.Context) (synced bool, err error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.work(ctx, cli, q)
+			m.work(ctx, s)
 		}()
 	}
 
@@ -345,8 +442,20 @@ func (m *Mirror) session(ctx context.Context) (synced bool, err error) {
 		case err := <-lost:
 			return true, fmt.Errorf("docker event stream from %s lost: %w", m.host, err)
 		case <-ticker.C:
-			if err := m.fullSync(ctx, cli, "resync"); err != nil {
+			// The ping goes through this session's client, so a daemon that
+			// stopped answering is noticed even when no container changes.
+			pctx, pcancel := context.WithTimeout(ctx, callTimeout)
+			_, err := cli.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return true, fmt.Errorf("docker engine at %s unreachable: %w", m.host, err)
+			}
+			repairs, err := m.fullSync(ctx, s, "resync")
+			if err != nil {
 				return true, fmt.Errorf("periodic sync with docker engine at %s failed: %w", m.host, err)
+			}
+			if repairs > 0 {
+				return true, fmt.Errorf("%w (%d mirrors)", errStreamSuspect, repairs)
 			}
 		}
 	}
@@ -354,7 +463,7 @@ func (m *Mirror) session(ctx context.Context) (synced bool, err error) {
 
 // checkpoint pings Docker (negotiating the API version) and returns the
 // daemon's current time minus a margin, from which events are replayed.
-func (m *Mirror) checkpoint(ctx context.Context, cli *client.Client) (time.Time, error) {
+func (m *Mirror) checkpoint(ctx context.Context, cli dockerAPI) (time.Time, error) {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	if _, err := cli.Ping(cctx); err != nil {
@@ -376,8 +485,8 @@ func (m *Mirror) checkpoint(ctx context.Context, cli *client.Client) (time.Time,
 
 // readEvents turns the event stream into dirty keys until the stream fails
 // (its error goes to lost) or ctx ends. It never blocks on the queue.
-func (m *Mirror) readEvents(ctx context.Context, msgs <-chan events.Message, errs <-chan error,
-	q *keyQueue, stream *streamState, lost chan<- error) {
+func (m *Mirror) readEvents(ctx context.Context, s *session, msgs <-chan events.Message, errs <-chan error,
+	lost chan<- error) {
 	logger := klog.FromContext(ctx)
 	for {
 		select {
@@ -397,7 +506,8 @@ func (m *Mirror) readEvents(ctx context.Context, msgs <-chan events.Message, err
 				continue
 			}
 			logger.V(4).Info("Docker event", "action", msg.Action, "id", id)
-			q.Add(id, time.Now())
+			s.markSeen(id)
+			s.q.Add(id, time.Now())
 		case err := <-errs:
 			if err == nil {
 				err = errors.New("event stream closed")
@@ -406,37 +516,53 @@ func (m *Mirror) readEvents(ctx context.Context, msgs <-chan events.Message, err
 				return // our own cancellation, not a lost stream
 			}
 			// Not ready at once, not only when the session notices.
-			m.markLost(stream, fmt.Errorf("docker event stream from %s lost: %w", m.host, err))
+			m.markLost(s, fmt.Errorf("docker event stream from %s lost: %w", m.host, err))
 			lost <- err
 			return
 		}
 	}
 }
 
-// work processes dirty keys until the queue is shut down.
-func (m *Mirror) work(ctx context.Context, cli *client.Client, q *keyQueue) {
-	logger := klog.FromContext(ctx)
+// work processes dirty keys until the queue is shut down. A container that
+// fails is retried with backoff.
+func (m *Mirror) work(ctx context.Context, s *session) {
 	for {
-		id, received, ok := q.Get()
+		id, received, ok := s.q.Get()
 		if !ok {
 			return
 		}
-		if _, err := m.reconcileWithRetry(ctx, cli, id); err != nil {
-			if ctx.Err() == nil {
-				// The next full sync (periodic or after a reconnect) repairs it.
-				logger.Error(err, "Mirroring a container event failed", "id", id)
+		_, err := m.reconcile(ctx, s.cli, id)
+		switch {
+		case err == nil:
+			s.q.Forget(id)
+			if !received.IsZero() {
+				eventLatency.Observe(time.Since(received).Seconds())
 			}
-		} else if !received.IsZero() {
-			eventLatency.Observe(time.Since(received).Seconds())
+		case ctx.Err() == nil:
+			m.containerFailed(ctx, s, id, err)
 		}
-		q.Done(id)
+		s.q.Done(id)
 	}
+}
+
+// containerFailed handles a failure to mirror one container: counted, logged,
+// and retried later by the event workers; its mirror stays as it was.
+func (m *Mirror) containerFailed(ctx context.Context, s *session, id string, err error) {
+	containerErrorsTotal.Inc()
+	delay, failures := s.q.Retry(id)
+	klog.FromContext(ctx).Error(err, "Mirroring a container failed; its mirror is kept as it was and retried",
+		"id", id, "failures", failures, "retryIn", delay)
 }
 
 // fullSync makes the mirrors equal to Docker's containers: every container
 // listed by Docker and every stored mirror is inspected and its mirror created,
-// updated (only if changed) or deleted.
-func (m *Mirror) fullSync(ctx context.Context, cli *client.Client, trigger string) (err error) {
+// updated (only if changed) or deleted. Only the listings and ctx can make it
+// fail; a container that cannot be mirrored is handed to containerFailed.
+//
+// For a periodic resync (trigger "resync") it returns how many mirrors it had
+// to change although no event received or pending for the container explains
+// the change.
+func (m *Mirror) fullSync(ctx context.Context, s *session, trigger string) (repairs int, err error) {
 	logger := klog.FromContext(ctx)
 	start := time.Now()
 	defer func() {
@@ -445,18 +571,22 @@ func (m *Mirror) fullSync(ctx context.Context, cli *client.Client, trigger strin
 			result = "error"
 		}
 		fullSyncsTotal.WithLabelValues(trigger, result).Inc()
-		logger.V(2).Info("Full sync done", "trigger", trigger, "duration", time.Since(start), "err", err)
+		logger.V(2).Info("Full sync done", "trigger", trigger, "duration", time.Since(start), "repairs", repairs, "err", err)
 	}()
+	resync := trigger == "resync"
+	if resync {
+		s.resetSeen()
+	}
 
 	stored := &containers.ContainerList{}
 	if err := m.store.GetList(ctx, m.listKey, storage.ListOptions{Recursive: true, Predicate: storage.Everything}, stored); err != nil {
-		return fmt.Errorf("listing the stored mirrors: %w", err)
+		return 0, fmt.Errorf("listing the stored mirrors: %w", err)
 	}
 	lctx, cancel := context.WithTimeout(ctx, listTimeout)
-	list, err := cli.ContainerList(lctx, container.ListOptions{All: true})
+	list, err := s.cli.ContainerList(lctx, container.ListOptions{All: true})
 	cancel()
 	if err != nil {
-		return fmt.Errorf("listing docker containers: %w", err)
+		return 0, fmt.Errorf("listing docker containers: %w", err)
 	}
 
 	seen := make(map[string]struct{}, len(list)+len(stored.Items))
@@ -477,26 +607,31 @@ func (m *Mirror) fullSync(ctx context.Context, cli *client.Client, trigger strin
 	// Bounded parallelism: m.parallelism goroutines take IDs from a channel.
 	// These goroutines end before fullSync returns.
 	var (
-		wg      sync.WaitGroup
-		work    = make(chan string)
-		errMu   sync.Mutex // guards errs and exists
-		errs    []error
-		exists  int
-		workers = min(m.parallelism, len(ids))
+		wg       sync.WaitGroup
+		work     = make(chan string)
+		repairMu sync.Mutex // guards changed
+		changed  []string   // mirrors changed with no event pending for them
+		workers  = min(m.parallelism, len(ids))
 	)
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for id := range work {
-				ok, err := m.reconcileWithRetry(ctx, cli, id)
-				errMu.Lock()
-				if err != nil {
-					errs = append(errs, err)
-				} else if ok {
-					exists++
+				// Checked before the inspection: an event received later is in
+				// s.seen, one received earlier is still pending here.
+				pending := resync && s.q.Pending(id)
+				res, err := m.reconcile(ctx, s.cli, id)
+				switch {
+				case err != nil:
+					if ctx.Err() == nil {
+						m.containerFailed(ctx, s, id, err)
+					}
+				case resync && res != noChange && !pending:
+					repairMu.Lock()
+					changed = append(changed, id)
+					repairMu.Unlock()
 				}
-				errMu.Unlock()
 			}
 		}()
 	}
@@ -505,39 +640,51 @@ func (m *Mirror) fullSync(ctx context.Context, cli *client.Client, trigger strin
 	}
 	close(work)
 	wg.Wait()
-
-	if len(errs) > 0 {
-		if len(errs) > 3 {
-			errs = append(errs[:3], fmt.Errorf("and %d more errors", len(errs)-3))
-		}
-		return errors.Join(errs...)
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
-	mirroredContainers.Set(float64(exists))
-	return ctx.Err()
+	if len(changed) == 0 {
+		return 0, nil
+	}
+
+	// Give the events of changes made just before their inspection time to
+	// arrive, then keep the changes no event explains.
+	t := time.NewTimer(m.repairGrace)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return 0, ctx.Err()
+	case <-t.C:
+	}
+	var unexplained []string
+	for _, id := range changed {
+		if !s.wasSeen(id) {
+			unexplained = append(unexplained, id)
+		}
+	}
+	if len(unexplained) > 0 {
+		resyncRepairsTotal.Add(float64(len(unexplained)))
+		slices.Sort(unexplained)
+		logger.Info("Periodic resync repaired mirrors that no Docker event explained",
+			"count", len(unexplained), "ids", unexplained[:min(len(unexplained), 5)])
+	}
+	return len(unexplained), nil
 }
 
-// reconcileWithRetry is reconcile, tried up to itemAttempts times.
-func (m *Mirror) reconcileWithRetry(ctx context.Context, cli *client.Client, id string) (exists bool, err error) {
-	delay := 100 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		exists, err = m.reconcile(ctx, cli, id)
-		if err == nil || attempt == itemAttempts || ctx.Err() != nil {
-			return exists, err
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return exists, err
-		case <-t.C:
-		}
-		delay *= 2
-	}
-}
+// outcome is what reconcile did to a mirror.
+type outcome int
+
+const (
+	noChange outcome = iota // includes "no mirror and no container"
+	created
+	updated
+	deleted
+)
 
 // reconcile inspects container id and makes its mirror match: upserted when the
-// container exists (exists true), deleted when Docker does not know it.
-func (m *Mirror) reconcile(ctx context.Context, cli *client.Client, id string) (exists bool, err error) {
+// container exists, deleted when Docker does not know it. On an error the
+// mirror is left as it was.
+func (m *Mirror) reconcile(ctx context.Context, cli dockerAPI, id string) (outcome, error) {
 	unlock := m.locks.lock(id)
 	defer unlock()
 
@@ -546,20 +693,40 @@ func (m *Mirror) reconcile(ctx context.Context, cli *client.Client, id string) (
 	cancel()
 	switch {
 	case cerrdefs.IsNotFound(err):
-		return false, m.deleteMirror(ctx, id)
+		return m.deleteMirror(ctx, id)
 	case err != nil:
-		return false, fmt.Errorf("inspecting container %s: %w", id, err)
+		// The mirror stays as it is; record whether there is one, for the gauge.
+		stored := &containers.Container{}
+		if gerr := m.store.Get(ctx, m.keyFunc(id), storage.GetOptions{}, stored); gerr == nil {
+			m.setMirrored(id, true)
+		} else if storage.IsNotFound(gerr) {
+			m.setMirrored(id, false)
+		}
+		return noChange, fmt.Errorf("inspecting container %s: %w", id, err)
 	case in.ContainerJSONBase == nil || in.ID != id:
 		// Docker resolved a stored name that is not a container ID as the name or
 		// ID prefix of another container: no container has this ID.
-		return false, m.deleteMirror(ctx, id)
+		return m.deleteMirror(ctx, id)
 	}
-	return true, m.upsert(ctx, &in)
+	return m.upsert(ctx, &in)
+}
+
+// setMirrored records whether id has a mirror in the store and sets the
+// containers gauge. The caller holds id's lock.
+func (m *Mirror) setMirrored(id string, present bool) {
+	m.countMu.Lock()
+	defer m.countMu.Unlock()
+	if present {
+		m.mirrored[id] = struct{}{}
+	} else {
+		delete(m.mirrored, id)
+	}
+	mirroredContainers.Set(float64(len(m.mirrored)))
 }
 
 // upsert creates the mirror of in, or updates it when the computed object
 // differs from the stored one (the store's and users' fields kept).
-func (m *Mirror) upsert(ctx context.Context, in *container.InspectResponse) error {
+func (m *Mirror) upsert(ctx context.Context, in *container.InspectResponse) (outcome, error) {
 	key := m.keyFunc(in.ID)
 	for range 2 { // a create may race a delete through the API, and vice versa
 		now := time.Now()
@@ -571,16 +738,19 @@ func (m *Mirror) upsert(ctx context.Context, in *container.InspectResponse) erro
 			if storage.IsExist(err) {
 				continue
 			}
-			if err == nil {
-				mirroredContainers.Inc()
+			if err != nil {
+				return noChange, err
 			}
-			return err
+			m.setMirrored(in.ID, true)
+			return created, nil
 		case err != nil:
-			return fmt.Errorf("reading mirror %s: %w", in.ID, err)
+			return noChange, fmt.Errorf("reading mirror %s: %w", in.ID, err)
 		}
+		m.setMirrored(in.ID, true)
 		if unchanged(toContainer(in, m.namespace, stored, now), stored) {
-			return nil
+			return noChange, nil
 		}
+		wrote := false
 		err = m.store.GuaranteedUpdate(ctx, key, &containers.Container{}, false, nil,
 			func(input runtime.Object, _ storage.ResponseMeta) (runtime.Object, *uint64, error) {
 				cur, ok := input.(*containers.Container)
@@ -591,30 +761,37 @@ func (m *Mirror) upsert(ctx context.Context, in *container.InspectResponse) erro
 				// annotations or lastAction are kept.
 				desired := toContainer(in, m.namespace, cur, now)
 				if unchanged(desired, cur) {
+					wrote = false
 					return cur, nil, nil
 				}
+				wrote = true
 				return desired, nil, nil
 			}, stored)
 		if storage.IsNotFound(err) {
+			m.setMirrored(in.ID, false)
 			continue
 		}
-		return err
+		if err != nil || !wrote {
+			return noChange, err
+		}
+		return updated, nil
 	}
-	return fmt.Errorf("mirror %s kept changing under the mirror", in.ID)
+	return noChange, fmt.Errorf("mirror %s kept changing under the mirror", in.ID)
 }
 
 // deleteMirror deletes the mirror of id; a missing mirror is no error.
-func (m *Mirror) deleteMirror(ctx context.Context, id string) error {
+func (m *Mirror) deleteMirror(ctx context.Context, id string) (outcome, error) {
 	err := m.store.Delete(ctx, m.keyFunc(id), &containers.Container{}, nil,
 		storage.ValidateAllObjectFunc, nil, storage.DeleteOptions{})
 	switch {
 	case err == nil:
-		mirroredContainers.Dec()
+		m.setMirrored(id, false)
 		klog.FromContext(ctx).V(4).Info("Container mirror deleted", "id", id)
-		return nil
+		return deleted, nil
 	case storage.IsNotFound(err):
-		return nil
+		m.setMirrored(id, false)
+		return noChange, nil
 	default:
-		return fmt.Errorf("deleting mirror %s: %w", id, err)
+		return noChange, fmt.Errorf("deleting mirror %s: %w", id, err)
 	}
 }

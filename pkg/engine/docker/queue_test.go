@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -8,7 +9,7 @@ import (
 )
 
 func TestKeyQueueCoalescesAndKeepsEarliestTime(t *testing.T) {
-	q := newKeyQueue()
+	q := newKeyQueue(nil)
 	t1, t2 := time.Unix(1, 0), time.Unix(2, 0)
 	q.Add("a", t1)
 	q.Add("b", t1)
@@ -44,7 +45,7 @@ func TestKeyQueueCoalescesAndKeepsEarliestTime(t *testing.T) {
 }
 
 func TestKeyQueueOneWorkerPerKey(t *testing.T) {
-	q := newKeyQueue()
+	q := newKeyQueue(nil)
 	var (
 		wg       sync.WaitGroup
 		active   sync.Map // key -> *atomic.Int32
@@ -118,5 +119,93 @@ func TestKeyLocks(t *testing.T) {
 	defer k.mu.Unlock()
 	if len(k.m) != 0 {
 		t.Fatalf("locks leaked: %d", len(k.m))
+	}
+}
+
+func TestKeyQueueRetryBackoffAndForget(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		asked []int
+	)
+	q := newKeyQueue(func(n int) time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, n)
+		return time.Millisecond
+	})
+	defer q.ShutDown()
+
+	for want := 1; want <= 3; want++ {
+		if _, failures := q.Retry("a"); failures != want {
+			t.Fatalf("failures = %d, want %d", failures, want)
+		}
+		if !q.Pending("a") {
+			t.Fatal("a key with a scheduled retry is not pending")
+		}
+		k, at, ok := q.Get() // the retry arrives without a receive time
+		if !ok || k != "a" || !at.IsZero() {
+			t.Fatalf("Get = %q %v %v", k, at, ok)
+		}
+		q.Done("a")
+	}
+	q.Forget("a")
+	q.Retry("a")
+	k, _, _ := q.Get()
+	q.Done(k)
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(asked, []int{0, 1, 2, 0}) {
+		t.Fatalf("backoff asked for attempts %v, want [0 1 2 0]", asked)
+	}
+	if q.Pending("a") {
+		t.Fatal("a processed key is still pending")
+	}
+}
+
+func TestKeyQueueAddReplacesScheduledRetry(t *testing.T) {
+	q := newKeyQueue(func(int) time.Duration { return time.Hour })
+	q.Retry("a")
+	q.Add("a", time.Unix(1, 0))
+	k, at, _ := q.Get()
+	if k != "a" || !at.Equal(time.Unix(1, 0)) {
+		t.Fatalf("Get = %q %v", k, at)
+	}
+	q.Done("a")
+	q.mu.Lock()
+	timers := len(q.timers)
+	q.mu.Unlock()
+	if timers != 0 {
+		t.Fatalf("%d retry timers left after Add", timers)
+	}
+	done := make(chan struct{})
+	go func() { q.ShutDown(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ShutDown waited for a cancelled timer")
+	}
+}
+
+func TestKeyQueueShutDownStopsRetries(t *testing.T) {
+	q := newKeyQueue(func(int) time.Duration { return time.Hour })
+	for _, k := range []string{"a", "b", "c"} {
+		q.Retry(k)
+	}
+	fast := newKeyQueue(func(int) time.Duration { return 0 })
+	for range 100 {
+		fast.Retry("x") // fires at once, racing ShutDown
+	}
+	done := make(chan struct{})
+	go func() { q.ShutDown(); fast.ShutDown(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ShutDown did not return")
+	}
+	if _, failures := q.Retry("a"); failures != 0 {
+		t.Fatal("Retry after ShutDown counted")
+	}
+	if q.Pending("a") {
+		t.Fatal("a retry is still scheduled after ShutDown")
 	}
 }
