@@ -19,6 +19,7 @@ import (
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/container"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/containernamespace"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/storage/memory"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
 )
 
 // mirrorStopTimeout bounds how long shutdown waits for the mirror.
@@ -34,6 +35,8 @@ type ExtraConfig struct {
 	ResyncInterval time.Duration
 	// Storage tunes the in-memory stores; zero values mean their defaults.
 	Storage memory.Options
+	// Stream tunes the log (and exec) transports: WebSocket keep-alive and limits.
+	Stream stream.Options
 	// OnListening, if set, runs once the server listens (e.g. to write a kubeconfig).
 	OnListening func() error
 }
@@ -111,9 +114,18 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("docker mirror: %w", err)
 	}
 
+	logs, err := docker.NewLogs(c.ExtraConfig.DockerHost, mirror.Ready)
+	if err != nil {
+		return nil, fmt.Errorf("docker logs: %w", err)
+	}
+	logREST := &container.LogREST{Store: store, Source: dockerLogs{logs}, Stream: c.ExtraConfig.Stream}
+
 	groupInfo := genericapiserver.NewDefaultAPIGroupInfo(containers.GroupName, Scheme, runtimeParameterCodec, Codecs)
 	groupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version] = map[string]rest.Storage{
-		"containers":          containersREST,
+		"containers":     containersREST,
+		"containers/log": logREST,
+		// The predecessor's name; kube-apiserver treats only "log" as long-running.
+		"containers/logs":     logREST,
 		"containernamespaces": namespacesREST,
 	}
 	if err := gs.InstallAPIGroup(&groupInfo); err != nil {
@@ -144,6 +156,7 @@ func (c completedConfig) New() (*Server, error) {
 	if err := gs.AddPreShutdownHook("docker-mirror", func() error {
 		collector.remove(getter)
 		stopMirror()
+		defer logs.Close()
 		select {
 		case <-mirrorDone:
 			return nil
@@ -170,4 +183,15 @@ func (c completedConfig) New() (*Server, error) {
 	}
 
 	return &Server{GenericAPIServer: gs, Mirror: mirror, Storage: getter}, nil
+}
+
+// dockerLogs adapts the engine's log opener to the registry's interface.
+type dockerLogs struct{ *docker.Logs }
+
+func (d dockerLogs) OpenLogs(ctx context.Context, id string, opts *containers.ContainerLogOptions) (container.LogStream, error) {
+	s, err := d.Open(ctx, id, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

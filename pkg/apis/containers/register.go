@@ -28,6 +28,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&Container{}, &ContainerList{},
 		&ContainerNamespace{}, &ContainerNamespaceList{},
+		&ContainerLogOptions{},
 	)
 	return nil
 }

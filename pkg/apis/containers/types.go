@@ -122,3 +122,26 @@ type ContainerNamespaceList struct {
 
 	Items []ContainerNamespace
 }
+
+// Values of ContainerLogOptions.Stream.
+const (
+	LogStreamAll    = "All"
+	LogStreamStdout = "Stdout"
+	LogStreamStderr = "Stderr"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerLogOptions are the query parameters of the containers/log subresource.
+type ContainerLogOptions struct {
+	metav1.TypeMeta
+
+	Follow       bool
+	TailLines    *int64
+	SinceSeconds *int64
+	SinceTime    *metav1.Time
+	UntilTime    *metav1.Time
+	Timestamps   bool
+	LimitBytes   *int64
+	Stream       string
+}

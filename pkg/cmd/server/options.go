@@ -20,6 +20,7 @@ import (
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apiserver"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
 	generatedopenapi "github.com/rancher-sandbox/containers-apiserver/pkg/generated/openapi"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
 )
 
 // Standalone defaults differ from delegated ones: a laptop server listens on loopback only.
@@ -44,6 +45,8 @@ type Options struct {
 	Namespace string
 	// ResyncInterval is the mirror's full-sync period.
 	ResyncInterval time.Duration
+	// Stream tunes the log WebSocket keep-alive.
+	Stream stream.Options
 
 	// flags remembers which flags the user set, to apply standalone defaults.
 	flags *pflag.FlagSet
@@ -84,6 +87,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Standalone: once listening, write a kubeconfig for this server (URL, CA, token) to this path.")
 	fs.StringVar(&o.DockerHost, "docker-host", o.DockerHost, "Docker endpoint; default $DOCKER_HOST, else "+docker.DefaultHost+".")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Kubernetes namespace that holds every mirror.")
+	fs.DurationVar(&o.Stream.PingInterval, "stream-ping-interval", 30*time.Second,
+		"How often a log or exec WebSocket client is pinged.")
+	fs.DurationVar(&o.Stream.PongTimeout, "stream-pong-timeout", 60*time.Second,
+		"How long a WebSocket client may stay silent (no pong, no message) before it is disconnected.")
 	fs.DurationVar(&o.ResyncInterval, "resync-interval", docker.DefaultResyncInterval,
 		"How often the mirror re-lists Docker while connected, to repair anything an event missed.")
 }
@@ -163,6 +170,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			DockerHost:     o.DockerHost,
 			Namespace:      o.Namespace,
 			ResyncInterval: o.ResyncInterval,
+			Stream:         o.Stream,
 		},
 	}
 	if o.Standalone {

@@ -37,6 +37,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ContainerAction{}.OpenAPIModelName():        schema_pkg_apis_containers_v1alpha1_ContainerAction(ref),
 		v1alpha1.ContainerCondition{}.OpenAPIModelName():     schema_pkg_apis_containers_v1alpha1_ContainerCondition(ref),
 		v1alpha1.ContainerList{}.OpenAPIModelName():          schema_pkg_apis_containers_v1alpha1_ContainerList(ref),
+		v1alpha1.ContainerLogOptions{}.OpenAPIModelName():    schema_pkg_apis_containers_v1alpha1_ContainerLogOptions(ref),
 		v1alpha1.ContainerNamespace{}.OpenAPIModelName():     schema_pkg_apis_containers_v1alpha1_ContainerNamespace(ref),
 		v1alpha1.ContainerNamespaceList{}.OpenAPIModelName(): schema_pkg_apis_containers_v1alpha1_ContainerNamespaceList(ref),
 		v1alpha1.ContainerPort{}.OpenAPIModelName():          schema_pkg_apis_containers_v1alpha1_ContainerPort(ref),
@@ -234,7 +235,7 @@ func schema_pkg_apis_containers_v1alpha1_ContainerCondition(ref common.Reference
 					},
 					"message": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Message is a human-readable detail, e.g. the last health check output.",
+							Description: "Message is a human-readable detail, e.g. the health check output at the last status change.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
@@ -299,6 +300,89 @@ func schema_pkg_apis_containers_v1alpha1_ContainerList(ref common.ReferenceCallb
 		},
 		Dependencies: []string{
 			v1alpha1.Container{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_ContainerLogOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ContainerLogOptions are the query parameters of the containers/log subresource, as kubectl sends them for pods/log.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"follow": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Follow keeps streaming until the container stops or the client leaves.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"tailLines": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TailLines shows only the last N lines (N >= 0) before following.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"sinceSeconds": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SinceSeconds shows only lines newer than this many seconds (>= 1). At most one of sinceSeconds and sinceTime.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"sinceTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SinceTime shows only lines newer than this time (RFC 3339).",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"untilTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UntilTime shows only lines older than this time (RFC 3339).",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"timestamps": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Timestamps prefixes each line with its RFC 3339 nano timestamp.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"limitBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LimitBytes stops the stream after this many bytes (>= 1).",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"stream": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Stream is All (default), Stdout or Stderr. It may be combined with tailLines. A container with a TTY has one merged stream and accepts only All.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 

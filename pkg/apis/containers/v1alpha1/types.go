@@ -130,7 +130,7 @@ type ContainerCondition struct {
 	// Reason is a one-word reason, e.g. Docker's health status for Healthy.
 	// +optional
 	Reason string `json:"reason,omitempty"`
-	// Message is a human-readable detail, e.g. the last health check output.
+	// Message is a human-readable detail, e.g. the health check output at the last status change.
 	// +optional
 	Message string `json:"message,omitempty"`
 	// LastTransitionTime is when status last changed, as observed by this server.
@@ -188,4 +188,47 @@ type ContainerNamespaceList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 
 	Items []ContainerNamespace `json:"items"`
+}
+
+// Values of ContainerLogOptions.Stream.
+const (
+	LogStreamAll    = "All"
+	LogStreamStdout = "Stdout"
+	LogStreamStderr = "Stderr"
+)
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerLogOptions are the query parameters of the containers/log
+// subresource, as kubectl sends them for pods/log.
+type ContainerLogOptions struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Follow keeps streaming until the container stops or the client leaves.
+	// +optional
+	Follow bool `json:"follow,omitempty"`
+	// TailLines shows only the last N lines (N >= 0) before following.
+	// +optional
+	TailLines *int64 `json:"tailLines,omitempty"`
+	// SinceSeconds shows only lines newer than this many seconds (>= 1).
+	// At most one of sinceSeconds and sinceTime.
+	// +optional
+	SinceSeconds *int64 `json:"sinceSeconds,omitempty"`
+	// SinceTime shows only lines newer than this time (RFC 3339).
+	// +optional
+	SinceTime *metav1.Time `json:"sinceTime,omitempty"`
+	// UntilTime shows only lines older than this time (RFC 3339).
+	// +optional
+	UntilTime *metav1.Time `json:"untilTime,omitempty"`
+	// Timestamps prefixes each line with its RFC 3339 nano timestamp.
+	// +optional
+	Timestamps bool `json:"timestamps,omitempty"`
+	// LimitBytes stops the stream after this many bytes (>= 1).
+	// +optional
+	LimitBytes *int64 `json:"limitBytes,omitempty"`
+	// Stream is All (default), Stdout or Stderr. It may be combined with tailLines.
+	// A container with a TTY has one merged stream and accepts only All.
+	// +optional
+	Stream string `json:"stream,omitempty"`
 }

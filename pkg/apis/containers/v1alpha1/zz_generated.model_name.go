@@ -42,6 +42,11 @@ func (in ContainerList) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerLogOptions) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerLogOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ContainerNamespace) OpenAPIModelName() string {
 	return "io.rancherdesktop.containers.v1alpha1.ContainerNamespace"
 }

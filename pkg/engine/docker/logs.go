@@ -1,0 +1,382 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+)
+
+// Logs opens container logs in a Docker engine for the log subresource.
+type Logs struct {
+	host string
+	// cli is safe for concurrent use; one is shared by all log requests.
+	cli *client.Client
+	// ready is the mirror's readiness: while the engine is not connected,
+	// requests get 503 with the reason rather than a connection error.
+	ready func() error
+}
+
+// NewLogs returns a log opener for the engine at host (default as in Config).
+func NewLogs(host string, ready func() error) (*Logs, error) {
+	if host == "" {
+		host = os.Getenv("DOCKER_HOST")
+		if host == "" {
+			host = DefaultHost
+		}
+	}
+	cli, err := newClient(host)
+	if err != nil {
+		return nil, err
+	}
+	return &Logs{host: host, cli: cli, ready: ready}, nil
+}
+
+// Close releases the client.
+func (l *Logs) Close() error { return l.cli.Close() }
+
+var containersResource = containers.Resource("containers")
+
+// Open checks the container in the engine and opens its log. Errors are API
+// status errors: 400 for options the container cannot honour, 404 when the
+// engine no longer has it, 501 when its log driver cannot be read, 503 while
+// the engine is unreachable.
+func (l *Logs) Open(ctx context.Context, id string, opts *containers.ContainerLogOptions) (*LogStream, error) {
+	if l.ready != nil {
+		if err := l.ready(); err != nil {
+			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("docker engine not connected: %v", err))
+		}
+	}
+	in, err := l.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return nil, l.apiError(id, err)
+	}
+	stream := opts.Stream
+	if stream == "" {
+		stream = containers.LogStreamAll
+	}
+	tty := in.Config != nil && in.Config.Tty
+	if tty && stream != containers.LogStreamAll {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid log options: container %s has a TTY, so its stdout "+
+			"and stderr are one merged stream; leave stream out or use stream=All", id))
+	}
+	s := &LogStream{
+		l: l, id: id, tty: tty, opts: opts, stream: stream,
+		limit: -1,
+	}
+	if opts.LimitBytes != nil {
+		s.limit = *opts.LimitBytes
+	}
+	if stream != containers.LogStreamAll && opts.TailLines != nil {
+		// Docker counts the tail over both streams and filters afterwards;
+		// the last N lines of one stream need a tail of our own.
+		s.selectiveTail = true
+		return s, nil
+	}
+	body, err := l.cli.ContainerLogs(ctx, id, s.dockerOptions(opts.Follow, tailOf(opts.TailLines), sinceOf(opts), opts.Timestamps))
+	if err != nil {
+		return nil, l.apiError(id, err)
+	}
+	s.setBody(body)
+	return s, nil
+}
+
+// apiError maps a Docker client error onto the status a client should see.
+func (l *Logs) apiError(id string, err error) error {
+	switch {
+	case cerrdefs.IsNotFound(err):
+		e := apierrors.NewNotFound(containersResource, id)
+		e.ErrStatus.Message = fmt.Sprintf("container %q no longer exists in the docker engine", id)
+		return e
+	case cerrdefs.IsNotImplemented(err):
+		return &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusNotImplemented, Reason: "NotImplemented",
+			Message: fmt.Sprintf("the logs of container %s cannot be read: %s", id, dockerMessage(err)),
+			Details: &metav1.StatusDetails{Group: containersResource.Group, Kind: "containers", Name: id},
+		}}
+	case client.IsErrConnectionFailed(err), errors.Is(err, context.DeadlineExceeded), cerrdefs.IsUnavailable(err):
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("docker engine at %s not reachable: %v", l.host, err))
+	case cerrdefs.IsInvalidArgument(err):
+		return apierrors.NewBadRequest(fmt.Sprintf("invalid log options for container %s: %s", id, dockerMessage(err)))
+	default:
+		return apierrors.NewInternalError(fmt.Errorf("docker engine: %w", err))
+	}
+}
+
+// dockerMessage strips the client's "Error response from daemon: " prefix.
+func dockerMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+}
+
+func tailOf(n *int64) string {
+	if n == nil {
+		return "all"
+	}
+	return strconv.FormatInt(*n, 10)
+}
+
+// sinceOf gives Docker's since parameter (Unix seconds with nanoseconds).
+func sinceOf(o *containers.ContainerLogOptions) string {
+	switch {
+	case o.SinceTime != nil:
+		return unixString(o.SinceTime.Time)
+	case o.SinceSeconds != nil:
+		return unixString(time.Now().Add(-time.Duration(*o.SinceSeconds) * time.Second))
+	}
+	return ""
+}
+
+func unixString(t time.Time) string {
+	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
+}
+
+// LogStream is one open container log.
+type LogStream struct {
+	l      *Logs
+	id     string
+	tty    bool
+	opts   *containers.ContainerLogOptions
+	stream string
+	// limit is the number of bytes still allowed; -1 for no limit. Only the
+	// goroutine in Copy uses it.
+	limit         int64
+	selectiveTail bool
+
+	// mu guards body and closed: Close may come from another goroutine to
+	// interrupt a blocked read.
+	mu     sync.Mutex
+	body   io.ReadCloser
+	closed bool
+}
+
+func (s *LogStream) dockerOptions(follow bool, tail, since string, timestamps bool) container.LogsOptions {
+	o := container.LogsOptions{
+		ShowStdout: s.stream != containers.LogStreamStderr,
+		ShowStderr: s.stream != containers.LogStreamStdout,
+		Follow:     follow,
+		Tail:       tail,
+		Since:      since,
+		Timestamps: timestamps,
+	}
+	if s.opts.UntilTime != nil {
+		o.Until = unixString(s.opts.UntilTime.Time)
+	}
+	return o
+}
+
+// setBody installs the engine's response body, or closes it at once when the
+// stream was closed meanwhile.
+func (s *LogStream) setBody(body io.ReadCloser) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = body.Close()
+		return false
+	}
+	if s.body != nil {
+		_ = s.body.Close()
+	}
+	s.body = body
+	return true
+}
+
+// Close ends the stream; a Copy blocked on a read returns.
+func (s *LogStream) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.body != nil {
+		return s.body.Close()
+	}
+	return nil
+}
+
+// errLimitReached ends a copy once limitBytes have been written.
+var errLimitReached = errors.New("limitBytes reached")
+
+// limitWriter passes at most s.limit bytes in total (shared by stdout and stderr).
+type limitWriter struct {
+	s *LogStream
+	w io.Writer
+}
+
+func (lw limitWriter) Write(p []byte) (int, error) {
+	if lw.s.limit < 0 {
+		return lw.w.Write(p)
+	}
+	if lw.s.limit == 0 {
+		return 0, errLimitReached
+	}
+	short := false
+	if int64(len(p)) > lw.s.limit {
+		p = p[:lw.s.limit]
+		short = true
+	}
+	n, err := lw.w.Write(p)
+	lw.s.limit -= int64(n)
+	if err == nil && (short || lw.s.limit == 0) {
+		err = errLimitReached
+	}
+	return n, err
+}
+
+// Copy writes the log until it ends (or, following, until the container
+// stops), the byte limit is reached, or ctx is done.
+func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
+	stdout, stderr = limitWriter{s, stdout}, limitWriter{s, stderr}
+	var err error
+	if s.selectiveTail {
+		err = s.copySelectiveTail(ctx, stdout, stderr)
+	} else {
+		err = s.copyBody(stdout, stderr)
+	}
+	switch {
+	case errors.Is(err, errLimitReached):
+		return nil
+	case ctx.Err() != nil:
+		// The client left; the read failed because the body was closed.
+		return nil
+	}
+	return err
+}
+
+func (s *LogStream) currentBody() io.Reader {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.body
+}
+
+// copyBody copies the engine's body: raw with a TTY, else demultiplexed.
+func (s *LogStream) copyBody(stdout, stderr io.Writer) error {
+	body := s.currentBody()
+	if body == nil {
+		return nil
+	}
+	if s.tty {
+		_, err := io.Copy(stdout, body)
+		return err
+	}
+	_, err := stdcopy.StdCopy(stdout, stderr, body)
+	return err
+}
+
+// copySelectiveTail serves the last N lines of one stream: it reads a
+// growing tail of both streams until it holds N lines of the wanted one (or
+// the whole log), writes them, then follows from just after the last line seen.
+func (s *LogStream) copySelectiveTail(ctx context.Context, stdout, stderr io.Writer) error {
+	want := *s.opts.TailLines
+	out := stdout
+	if s.stream == containers.LogStreamStderr {
+		out = stderr
+	}
+	var lines [][]byte
+	var last time.Time
+	for k := max(2*want, 100); ; k *= 2 {
+		var err error
+		var total int64
+		lines, last, total, err = s.probeTail(ctx, want, k)
+		if err != nil {
+			return err
+		}
+		if int64(len(lines)) >= want || total < k {
+			break
+		}
+	}
+	for _, line := range lines {
+		if _, err := out.Write(line); err != nil {
+			return err
+		}
+	}
+	if !s.opts.Follow {
+		return nil
+	}
+	since := ""
+	if !last.IsZero() {
+		since = unixString(last.Add(time.Nanosecond))
+	} else {
+		since = sinceOf(s.opts)
+	}
+	body, err := s.l.cli.ContainerLogs(ctx, s.id, s.dockerOptions(true, "all", since, s.opts.Timestamps))
+	if err != nil {
+		return s.l.apiError(s.id, err)
+	}
+	if !s.setBody(body) {
+		return nil
+	}
+	return s.copyBody(stdout, stderr)
+}
+
+// probeTail reads the last k messages of both streams and keeps the last want
+// messages of the wanted one. It also returns the timestamp of the newest
+// message and how many messages were read.
+func (s *LogStream) probeTail(ctx context.Context, want, k int64) ([][]byte, time.Time, int64, error) {
+	o := s.dockerOptions(false, strconv.FormatInt(k, 10), sinceOf(s.opts), true)
+	o.ShowStdout, o.ShowStderr = true, true
+	body, err := s.l.cli.ContainerLogs(ctx, s.id, o)
+	if err != nil {
+		return nil, time.Time{}, 0, s.l.apiError(s.id, err)
+	}
+	if !s.setBody(body) {
+		return nil, time.Time{}, 0, ctx.Err()
+	}
+	r := &tailRecorder{want: want, keepTimestamps: s.opts.Timestamps}
+	wanted, other := &streamRecorder{r, true}, &streamRecorder{r, false}
+	if s.stream == containers.LogStreamStdout {
+		_, err = stdcopy.StdCopy(wanted, other, body)
+	} else {
+		_, err = stdcopy.StdCopy(other, wanted, body)
+	}
+	return r.lines, r.last, r.total, err
+}
+
+// tailRecorder keeps the last want messages of one stream. stdcopy writes
+// each Docker message with one Write, so a Write is a message.
+type tailRecorder struct {
+	want           int64
+	keepTimestamps bool
+	lines          [][]byte
+	last           time.Time
+	total          int64
+}
+
+type streamRecorder struct {
+	r      *tailRecorder
+	wanted bool
+}
+
+func (w *streamRecorder) Write(p []byte) (int, error) {
+	r := w.r
+	r.total++
+	ts, rest, ok := bytes.Cut(p, []byte(" "))
+	if t, err := time.Parse(time.RFC3339Nano, string(ts)); ok && err == nil && t.After(r.last) {
+		r.last = t
+	}
+	if !w.wanted || r.want == 0 {
+		return len(p), nil
+	}
+	line := p
+	if !r.keepTimestamps && ok {
+		line = rest
+	}
+	r.lines = append(r.lines, bytes.Clone(line))
+	if int64(len(r.lines)) > r.want {
+		r.lines = r.lines[1:]
+	}
+	return len(p), nil
+}

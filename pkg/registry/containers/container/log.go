@@ -1,0 +1,153 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
+)
+
+// LogStream is an open log stream of one container.
+type LogStream interface {
+	// Copy writes the log to stdout and stderr (the same writer is fine) until
+	// it ends, fails, or ctx is done.
+	Copy(ctx context.Context, stdout, stderr io.Writer) error
+	// Close releases the stream; safe to call more than once.
+	Close() error
+}
+
+// LogSource opens container logs in the engine. Its errors are API status
+// errors (400, 404, 501, 503) ready to be returned to the client.
+type LogSource interface {
+	OpenLogs(ctx context.Context, id string, opts *containers.ContainerLogOptions) (LogStream, error)
+}
+
+// LogREST serves containers/log and containers/logs: a Connecter, so one
+// handler serves both chunked HTTP and WebSocket upgrades.
+type LogREST struct {
+	// Store finds the Container mirror, so unknown names get a 404 before Docker is asked.
+	Store  *genericregistry.Store
+	Source LogSource
+	// Stream tunes the transports (keep-alive, limits).
+	Stream stream.Options
+}
+
+var (
+	_ rest.Connecter       = &LogREST{}
+	_ rest.StorageMetadata = &LogREST{}
+)
+
+// New returns the kind the subresource belongs to, as pods/log does.
+func (r *LogREST) New() runtime.Object { return &containers.Container{} }
+
+func (r *LogREST) Destroy() {}
+
+func (r *LogREST) NewConnectOptions() (runtime.Object, bool, string) {
+	return &containers.ContainerLogOptions{}, false, ""
+}
+
+func (r *LogREST) ConnectMethods() []string { return []string{http.MethodGet} }
+
+func (r *LogREST) ProducesMIMETypes(string) []string {
+	return []string{"text/plain", "application/octet-stream"}
+}
+
+func (r *LogREST) ProducesObject(string) interface{} { return "" }
+
+// Connect checks everything that can be checked before a byte is sent, then
+// returns the handler that opens the engine's stream and serves it.
+func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Object, responder rest.Responder) (http.Handler, error) {
+	opts, ok := options.(*containers.ContainerLogOptions)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid options object %T", options))
+	}
+	if !IsContainerID(name) {
+		return nil, notFound(name, "names of containers are full 64-character lowercase hex container IDs")
+	}
+	if err := ValidateLogOptions(opts); err != nil {
+		return nil, err
+	}
+	if _, err := r.Store.Get(ctx, name, &metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, notFound(name, "no such container")
+		}
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// The engine stream lives until the transport is done with it, not
+		// until this request's context (a WebSocket outlives it).
+		logs, err := r.Source.OpenLogs(context.WithoutCancel(req.Context()), name, opts)
+		if err != nil {
+			responder.Error(err)
+			return
+		}
+		defer logs.Close()
+		stream.Serve(w, req, r.Stream, func(ctx context.Context, stdout, stderr io.Writer) error {
+			// Closing the engine stream is what interrupts a blocked read.
+			stop := context.AfterFunc(ctx, func() { _ = logs.Close() })
+			defer stop()
+			return logs.Copy(ctx, stdout, stderr)
+		})
+	}), nil
+}
+
+// notFound is a 404 that tells a person how to find a container by name.
+func notFound(name, why string) error {
+	err := apierrors.NewNotFound(containers.Resource("containers"), name)
+	err.ErrStatus.Message = fmt.Sprintf("container %q not found: %s; to find one by its Docker name use "+
+		"`kubectl get containers.containers.rancherdesktop.io --field-selector status.name=NAME`", name, why)
+	return err
+}
+
+// IsContainerID reports whether s is a full lowercase hex Docker container ID.
+func IsContainerID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateLogOptions rejects option combinations before anything is streamed.
+func ValidateLogOptions(o *containers.ContainerLogOptions) error {
+	var problems []string
+	if o.TailLines != nil && *o.TailLines < 0 {
+		problems = append(problems, fmt.Sprintf("tailLines must be 0 or more, got %d", *o.TailLines))
+	}
+	if o.SinceSeconds != nil && o.SinceTime != nil {
+		problems = append(problems, "give at most one of sinceSeconds and sinceTime")
+	}
+	if o.SinceSeconds != nil && *o.SinceSeconds < 1 {
+		problems = append(problems, fmt.Sprintf("sinceSeconds must be 1 or more, got %d", *o.SinceSeconds))
+	}
+	if o.LimitBytes != nil && *o.LimitBytes < 1 {
+		problems = append(problems, fmt.Sprintf("limitBytes must be 1 or more, got %d", *o.LimitBytes))
+	}
+	if o.SinceTime != nil && o.UntilTime != nil && !o.UntilTime.After(o.SinceTime.Time) {
+		problems = append(problems, "untilTime must be after sinceTime")
+	}
+	switch o.Stream {
+	case "", containers.LogStreamAll, containers.LogStreamStdout, containers.LogStreamStderr:
+	default:
+		problems = append(problems, fmt.Sprintf("stream must be All, Stdout or Stderr, got %q", o.Stream))
+	}
+	if len(problems) > 0 {
+		return apierrors.NewBadRequest("invalid log options: " + strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,465 @@
+package stream
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+)
+
+// Channel bytes of the channel protocols (as remotecommand's).
+const (
+	channelStdout byte = 1
+	channelStderr byte = 2
+	channelError  byte = 3
+)
+
+// protocol is a WebSocket subprotocol we speak.
+type protocol struct {
+	name     string // "" when the client asked for none
+	channels bool   // each message starts with a channel byte
+	base64   bool   // text messages carrying the standard, padded base64 of the bytes
+}
+
+// protocols are the subprotocols we speak, in our order of preference.
+var protocols = []protocol{
+	{name: "v5.channel.k8s.io", channels: true},
+	{name: "v4.channel.k8s.io", channels: true},
+	{name: "base64.binary.k8s.io", base64: true},
+	{name: "binary.k8s.io"},
+}
+
+// bearerProtocolPrefix marks the subprotocol entry browsers use to carry a
+// bearer token; the apiserver's authenticator removes it before we see the
+// request, and we ignore it if it is still there.
+const bearerProtocolPrefix = "base64url.bearer.authorization.k8s.io."
+
+// negotiate picks our most preferred subprotocol among those the client asked
+// for; no subprotocol at all when it asked for none.
+func negotiate(req *http.Request) (protocol, error) {
+	var requested []string
+	for _, v := range req.Header.Values("Sec-Websocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" && !strings.HasPrefix(p, bearerProtocolPrefix) {
+				requested = append(requested, p)
+			}
+		}
+	}
+	if len(requested) == 0 {
+		return protocol{}, nil
+	}
+	for _, p := range protocols {
+		for _, r := range requested {
+			if r == p.name {
+				return p, nil
+			}
+		}
+	}
+	names := make([]string, len(protocols))
+	for i, p := range protocols {
+		names[i] = p.name
+	}
+	return protocol{}, fmt.Errorf("none of the requested WebSocket subprotocols %q is supported; "+
+		"use one of %s, or none for raw binary messages", requested, strings.Join(names, ", "))
+}
+
+// serveWebSocket upgrades the connection and streams over it.
+func serveWebSocket(w http.ResponseWriter, req *http.Request, opts Options, copier Copier) {
+	logger := klog.FromContext(req.Context())
+	proto, err := negotiate(req)
+	if err != nil {
+		writeStatus(w, newStatus(http.StatusBadRequest, err.Error()))
+		return
+	}
+	header := http.Header{}
+	if proto.name != "" {
+		header.Set("Sec-Websocket-Protocol", proto.name)
+	}
+	upgrader := websocket.Upgrader{
+		HandshakeTimeout: opts.WriteTimeout,
+		// A buffer of our own: with none, gorilla reads through net/http's
+		// hijacked bufio.Reader, whose read errors (our keep-alive deadline,
+		// the client leaving) cancel req.Context(). That context must only end
+		// for the server's reasons (shutdown), or a client timeout would be
+		// mistaken for one. Client messages are small: 1 KiB is plenty.
+		ReadBufferSize: 1 << 10,
+		// Any origin: the apiserver has authenticated and authorized the
+		// request before it gets here, and browsers (our GUI among them)
+		// always send an Origin that differs from the API server's host.
+		CheckOrigin: func(*http.Request) bool { return true },
+		Error: func(w http.ResponseWriter, _ *http.Request, code int, reason error) {
+			writeStatus(w, newStatus(code, reason.Error()))
+		},
+	}
+	conn, err := upgrader.Upgrade(w, req, header)
+	if err != nil {
+		// Upgrade has answered the client (or the connection is broken).
+		logger.V(2).Info("WebSocket handshake failed", "err", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(req.Context())
+	s := &session{
+		conn:       conn,
+		proto:      proto,
+		opts:       opts,
+		logger:     logger,
+		parent:     req.Context(),
+		ctx:        ctx,
+		cancel:     cancel,
+		writes:     make(chan writeRequest),
+		stopped:    make(chan struct{}),
+		pings:      make(chan string, 1),
+		readerDone: make(chan struct{}),
+		copierDone: make(chan struct{}),
+	}
+	s.run(copier)
+}
+
+// session is one WebSocket stream. Three goroutines take part:
+//
+//   - the writer: the goroutine that called Serve. It alone writes to conn
+//     (data messages, pings, pongs, close frames), and alone closes it. It
+//     ends last, after joining the other two.
+//   - the reader: reads and discards client frames, keeps the keep-alive
+//     deadline, and on any error (client close, timeout, oversized message,
+//     broken connection) records it and cancels the copier.
+//   - the copier: runs the Copier; its Writes hand messages to the writer
+//     through the unbuffered writes channel and wait for the result.
+//
+// Besides conn, gorilla itself may write a close frame from the reader (on
+// an oversized message or a protocol error); it uses WriteControl, which
+// gorilla documents as safe to call concurrently with the other methods.
+type session struct {
+	conn   *websocket.Conn
+	proto  protocol
+	opts   Options
+	logger klog.Logger
+	parent context.Context    // the request's context
+	ctx    context.Context    // the copier's; cancelled when the client is gone
+	cancel context.CancelFunc // cancels ctx; safe from any goroutine
+
+	writes  chan writeRequest // copier's writers → writer; unbuffered
+	stopped chan struct{}     // closed by the writer when it accepts no more writes
+	pings   chan string       // reader → writer: payload of a client ping to answer (latest only)
+
+	readerDone chan struct{} // closed by the reader when it ends
+	readErr    error         // written by the reader before readerDone is closed
+
+	copierDone chan struct{} // closed by the copier goroutine when the copier returned
+	copyErr    error         // written by the copier goroutine before copierDone is closed
+
+	buf []byte // the writer's scratch for framing; at most one message
+}
+
+type writeRequest struct {
+	channel byte
+	p       []byte // owned by the writer until it replies
+	reply   chan<- writeResult
+}
+
+type writeResult struct {
+	n   int
+	err error
+}
+
+func (s *session) run(copier Copier) {
+	go s.read()
+	go s.runCopier(copier)
+	s.writeLoop()
+}
+
+// writeLoop is the writer goroutine; it returns once all is over.
+func (s *session) writeLoop() {
+	ticker := time.NewTicker(s.opts.PingInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case req := <-s.writes:
+			n, err := s.writeData(req.channel, req.p)
+			req.reply <- writeResult{n, err}
+			if err != nil {
+				s.broken("Writing to the WebSocket client failed", err)
+				return
+			}
+		case <-ticker.C:
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout)); err != nil {
+				s.broken("Pinging the WebSocket client failed", err)
+				return
+			}
+		case data := <-s.pings:
+			if err := s.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.opts.WriteTimeout)); err != nil {
+				s.broken("Answering a ping of the WebSocket client failed", err)
+				return
+			}
+		case <-s.readerDone:
+			s.clientGone()
+			return
+		case <-s.copierDone:
+			// The reader closes readerDone before it cancels the copier, so
+			// a copier that returned because the client left is seen here.
+			select {
+			case <-s.readerDone:
+				s.clientGone()
+			default:
+				s.finish()
+			}
+			return
+		}
+	}
+}
+
+// stop makes the copier's pending and future writes fail. Writer only.
+func (s *session) stop() {
+	s.cancel()
+	close(s.stopped)
+}
+
+// broken ends a session whose connection can no longer be written to.
+func (s *session) broken(msg string, err error) {
+	s.logger.V(2).Info(msg, "err", err)
+	s.stop()
+	_ = s.conn.Close()
+	<-s.readerDone
+	<-s.copierDone
+}
+
+// clientGone ends a session whose reader has ended: the client closed, went
+// silent, sent too much or broke the connection. The copier is cancelled.
+func (s *session) clientGone() {
+	s.stop()
+	err := s.readErr
+	var closeErr *websocket.CloseError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &closeErr):
+		s.logger.V(4).Info("WebSocket client closed the stream", "code", closeErr.Code)
+		// Echo the client's code, as RFC 6455 suggests.
+		_ = s.writeClose(closeErr.Code, "", s.opts.WriteTimeout)
+	case errors.Is(err, websocket.ErrReadLimit):
+		s.logger.V(2).Info("WebSocket client sent a message over the limit", "limit", s.opts.ReadLimit)
+		// Gorilla has tried already; this one mostly fails with ErrCloseSent.
+		_ = s.writeClose(websocket.CloseMessageTooBig,
+			fmt.Sprintf("client messages are limited to %d bytes", s.opts.ReadLimit), s.opts.WriteTimeout)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		s.logger.V(2).Info("WebSocket client stopped answering pings", "pongTimeout", s.opts.PongTimeout)
+		// The client is most likely gone: don't wait long on it.
+		_ = s.writeClose(websocket.CloseInternalServerErr,
+			fmt.Sprintf("keep-alive timeout: nothing from the client within %s", s.opts.PongTimeout), time.Second)
+	default:
+		// A broken connection or a protocol error (gorilla has sent 1002).
+		s.logger.V(2).Info("Reading from the WebSocket client failed", "err", err)
+	}
+	_ = s.conn.Close()
+	<-s.copierDone
+	if s.copyErr != nil && !errors.Is(s.copyErr, errClosed) && !errors.Is(s.copyErr, context.Canceled) {
+		s.logger.V(4).Info("Copier ended after the client left", "err", s.copyErr)
+	}
+}
+
+// finish ends a session whose copier has returned while the client is still
+// there: it sends the outcome and closes the connection cleanly.
+func (s *session) finish() {
+	s.stop()
+	code, reason := websocket.CloseNormalClosure, ""
+	err := s.copyErr
+	if cause := context.Cause(s.parent); cause != nil {
+		// The request ended on our side (server shutting down, a request
+		// deadline): the copier was cancelled, so this is not the end of the
+		// stream, nor the client's fault. (A copier that returned nil at that
+		// very moment cannot be told apart; telling its client to come back
+		// is the safer mistake.)
+		code = websocket.CloseGoingAway
+		if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			err = apierrors.NewServiceUnavailable("the server ended the request: " + cause.Error())
+		}
+		s.logger.V(2).Info("Stream ended by the server", "cause", cause, "err", s.copyErr)
+	}
+	if err != nil {
+		st := statusFor(err)
+		if code == websocket.CloseNormalClosure {
+			code = websocket.CloseInternalServerErr
+			s.logger.Error(err, "Stream failed", "code", st.Code)
+		}
+		reason = closeReason(st.Message)
+		if s.proto.channels {
+			if werr := s.writeStatus(st); werr != nil {
+				s.logger.V(2).Info("Sending the error to the WebSocket client failed", "err", werr)
+			}
+		}
+	}
+	if err := s.writeClose(code, reason, s.opts.WriteTimeout); err == nil {
+		// Wait for the client's close reply (the reader ends on it), reading
+		// all the while, so that closing the socket does not reset it while
+		// the client still has data to read.
+		timer := time.NewTimer(s.opts.WriteTimeout)
+		select {
+		case <-s.readerDone:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+	_ = s.conn.Close()
+	<-s.readerDone
+}
+
+// writeData sends p on a channel, in messages of at most MaxMessageSize bytes
+// of output. Writer only.
+func (s *session) writeData(channel byte, p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		chunk := p[:min(len(p), MaxMessageSize)]
+		kind, msg := websocket.BinaryMessage, chunk
+		switch {
+		case s.proto.channels:
+			s.buf = append(append(s.buffer(1+MaxMessageSize), channel), chunk...)
+			msg = s.buf
+		case s.proto.base64:
+			kind = websocket.TextMessage
+			msg = s.buffer(base64.StdEncoding.EncodedLen(MaxMessageSize))[:base64.StdEncoding.EncodedLen(len(chunk))]
+			base64.StdEncoding.Encode(msg, chunk)
+		}
+		if err := s.writeMessage(kind, msg); err != nil {
+			return n, err
+		}
+		n += len(chunk)
+		p = p[len(chunk):]
+	}
+	return n, nil
+}
+
+// buffer returns the scratch buffer emptied, allocating it on first use.
+func (s *session) buffer(size int) []byte {
+	if cap(s.buf) < size {
+		s.buf = make([]byte, 0, size)
+	}
+	return s.buf[:0]
+}
+
+// writeStatus sends st on the error channel. Writer only.
+func (s *session) writeStatus(st metav1.Status) error {
+	body, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return s.writeMessage(websocket.BinaryMessage, append([]byte{channelError}, body...))
+}
+
+func (s *session) writeMessage(kind int, msg []byte) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	return s.conn.WriteMessage(kind, msg)
+}
+
+// writeClose sends a close frame. Writer only.
+func (s *session) writeClose(code int, reason string, timeout time.Duration) error {
+	return s.conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(code, reason), time.Now().Add(timeout))
+}
+
+// read is the reader goroutine.
+func (s *session) read() {
+	var err error
+	defer func() {
+		s.readErr = err
+		close(s.readerDone)
+		s.cancel() // after readerDone: see writeLoop
+	}()
+	alive := func() error { return s.conn.SetReadDeadline(time.Now().Add(s.opts.PongTimeout)) }
+	if err = alive(); err != nil {
+		return
+	}
+	s.conn.SetReadLimit(s.opts.ReadLimit)
+	s.conn.SetPongHandler(func(string) error { return alive() })
+	s.conn.SetPingHandler(func(data string) error {
+		// Only the latest ping needs an answer (RFC 6455 5.5.3); the writer
+		// sends it, so that it alone writes. Both sides are non-blocking.
+		select {
+		case <-s.pings:
+		default:
+		}
+		select {
+		case s.pings <- data:
+		default:
+		}
+		return alive()
+	})
+	// The writer echoes the close (or has sent its own already).
+	s.conn.SetCloseHandler(func(int, string) error { return nil })
+	for {
+		var r io.Reader
+		if _, r, err = s.conn.NextReader(); err != nil {
+			return
+		}
+		if err = alive(); err != nil {
+			return
+		}
+		// One-way stream: client messages are read (to find control frames
+		// and enforce the limit) and dropped.
+		if _, err = io.Copy(io.Discard, r); err != nil {
+			return
+		}
+	}
+}
+
+// runCopier is the copier goroutine.
+func (s *session) runCopier(copier Copier) {
+	defer close(s.copierDone)
+	defer func() {
+		// A panic here would kill the whole server: nothing up the handler
+		// chain recovers goroutines. Report it as an internal error instead.
+		if p := recover(); p != nil {
+			s.logger.Error(fmt.Errorf("panic: %v", p), "Copier panicked", "stack", string(debug.Stack()))
+			s.copyErr = fmt.Errorf("the stream's copier panicked: %v", p)
+		}
+	}()
+	var stdout, stderr io.Writer
+	if s.proto.channels {
+		stdout, stderr = s.newWriter(channelStdout), s.newWriter(channelStderr)
+	} else {
+		stdout = s.newWriter(0)
+		stderr = stdout
+	}
+	s.copyErr = copier(s.ctx, stdout, stderr)
+}
+
+func (s *session) newWriter(channel byte) *wsWriter {
+	return &wsWriter{s: s, channel: channel, reply: make(chan writeResult, 1)}
+}
+
+// wsWriter is the copier's stdout or stderr on a WebSocket.
+type wsWriter struct {
+	s       *session
+	channel byte
+	mu      sync.Mutex       // serializes Writes on this writer; guards reply
+	reply   chan writeResult // the writer's answer to our pending request
+}
+
+// Write hands p to the writer goroutine and waits until it is sent: at most
+// one message is in flight per stream, and the caller is held meanwhile.
+func (w *wsWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case w.s.writes <- writeRequest{channel: w.channel, p: p, reply: w.reply}:
+	case <-w.s.stopped:
+		return 0, errClosed
+	}
+	// The writer replies to every request it takes, at once.
+	r := <-w.reply
+	return r.n, r.err
+}
