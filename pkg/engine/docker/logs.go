@@ -272,8 +272,87 @@ func (s *LogStream) copyBody(stdout, stderr io.Writer) error {
 		_, err := io.Copy(stdout, body)
 		return err
 	}
-	_, err := stdcopy.StdCopy(stdout, stderr, body)
-	return err
+	// stdcopy writes one Docker frame (usually one line) at a time; batch
+	// them per read, so a burst of short lines is one chunk or one WebSocket
+	// message rather than thousands.
+	b := &batch{stdout: stdout, stderr: stderr}
+	if _, err := stdcopy.StdCopy(b.writer(false), b.writer(true), flushingReader{body, b}); err != nil {
+		return err
+	}
+	return b.flush()
+}
+
+// maxBatch bounds what a batch holds before it is passed on.
+const maxBatch = 32 << 10
+
+// batch collects the frames stdcopy demultiplexes from one read of Docker's
+// stream, in order, and passes them on before the next read (which may
+// block): bursts are coalesced, and nothing waits while the stream is idle.
+// Only the goroutine running Copy uses it.
+type batch struct {
+	stdout, stderr io.Writer
+	data           []byte
+	// segs marks where each run of one stream ends in data.
+	segs []segment
+}
+
+type segment struct {
+	toStderr bool
+	end      int
+}
+
+type batchWriter struct {
+	b        *batch
+	toStderr bool
+}
+
+func (b *batch) writer(toStderr bool) io.Writer { return batchWriter{b, toStderr} }
+
+func (w batchWriter) Write(p []byte) (int, error) {
+	b := w.b
+	b.data = append(b.data, p...)
+	if n := len(b.segs); n > 0 && b.segs[n-1].toStderr == w.toStderr {
+		b.segs[n-1].end = len(b.data)
+	} else {
+		b.segs = append(b.segs, segment{w.toStderr, len(b.data)})
+	}
+	if len(b.data) >= maxBatch {
+		if err := b.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flush passes on what the batch holds, in order.
+func (b *batch) flush() error {
+	start := 0
+	for _, seg := range b.segs {
+		w := b.stdout
+		if seg.toStderr {
+			w = b.stderr
+		}
+		if _, err := w.Write(b.data[start:seg.end]); err != nil {
+			b.data, b.segs = b.data[:0], b.segs[:0]
+			return err
+		}
+		start = seg.end
+	}
+	b.data, b.segs = b.data[:0], b.segs[:0]
+	return nil
+}
+
+// flushingReader flushes the batch before every read of the Docker stream.
+type flushingReader struct {
+	r io.Reader
+	b *batch
+}
+
+func (f flushingReader) Read(p []byte) (int, error) {
+	if err := f.b.flush(); err != nil {
+		return 0, err
+	}
+	return f.r.Read(p)
 }
 
 // copySelectiveTail serves the last N lines of one stream: it reads a
