@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark behind `make bench` (test/bench, TestBench): LIST latency of 2,000
-# mirrored containers through the HTTP API, and Docker-event-to-watch latency.
+# Benchmark behind `make bench` (test/bench): TestBench, LIST latency of 2,000
+# mirrored containers through the HTTP API and Docker-event-to-watch latency;
+# TestBenchLogs, log streaming throughput and follow latency, straight from
+# Docker and through the server (HTTP/1.1, HTTP/2, WebSocket).
 #
 #   hack/bench.sh
 #
@@ -9,13 +11,20 @@
 # (hack/stop-test-dockerd.sh bench --purge removes the 2,000 containers).
 # Needs root (for the private dockerd), like the integration tests.
 #
-# Prints a short report, also written to _output/bench/issue2.txt; the full
-# test log is _output/bench/bench.log.
+# Prints a short report per part, also written to _output/bench/issue2.txt
+# (mirror) and _output/bench/issue3.txt (logs); the full test log is
+# _output/bench/bench.log.
 #
 # Env (defaults in brackets):
+#   CA_BENCH_ONLY [all]         all, mirror (TestBench) or logs (TestBenchLogs)
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
 #   CA_BENCH_LIST_WARMUP [5]    CA_BENCH_LIST_ITERATIONS [50]
 #   CA_BENCH_OPS [200]          CA_BENCH_PAUSERS [4]
+#   CA_BENCH_LOG_MB [6]         size of each throughput log, 10^6 bytes
+#   CA_BENCH_LOG_REPS [5]       timed reads per path (after 1 warm-up round)
+#   CA_BENCH_LOG_DRIVER [json-file]  Docker log driver (json-file or local)
+#   CA_BENCH_LOG_FOLLOW_LINES [300]  CA_BENCH_LOG_FOLLOW_WARMUP [20]
+#   CA_BENCH_LOG_FOLLOW_INTERVAL [0.05]  seconds between the followed lines
 #   CA_BENCH_STRICT=1           fail when a target is missed (default: report only)
 #   CA_BENCH_TIMEOUT [30m]      go test -timeout for the benchmark itself
 set -euo pipefail
@@ -26,11 +35,16 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 hack=$root/hack
 out=$root/_output/bench
 daemon=bench
-report=$out/issue2.txt
 log=$out/bench.log
 bin=$out/bench.test
 
 [[ $# -eq 0 ]] || ca_die "usage: ${0##*/} (no arguments; see the header for the environment)"
+case ${CA_BENCH_ONLY:-all} in
+all) tests='^TestBench(Logs)?$' reports=("$out/issue2.txt" "$out/issue3.txt") ;;
+mirror) tests='^TestBench$' reports=("$out/issue2.txt") ;;
+logs) tests='^TestBenchLogs$' reports=("$out/issue3.txt") ;;
+*) ca_die "CA_BENCH_ONLY must be all, mirror or logs, got '$CA_BENCH_ONLY'" ;;
+esac
 ca_require_root "the benchmark's private dockerd"
 command -v go >/dev/null || ca_die "go not found"
 mkdir -p "$out"
@@ -77,29 +91,37 @@ host=$("$hack/start-test-dockerd.sh" "$daemon" {lockfd}>&- | tail -n 1)
 [[ $host == unix://* ]] || ca_die "start-test-dockerd.sh gave no socket (got '$host')"
 "$hack/build-busybox-image.sh" -H "$host"
 
-rm -f "$report"
-ca_log "running the benchmark (log: $log)"
+rm -f "${reports[@]}"
+ca_log "running the benchmark ${CA_BENCH_ONLY:-all} (log: $log)"
 (
 	cd "$root/test/bench"
-	CA_BENCH=1 CA_BENCH_DOCKER_HOST=$host CA_BENCH_REPORT=$report \
-		exec "$bin" -test.run '^TestBench$' -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-30m}"
+	CA_BENCH=1 CA_BENCH_DOCKER_HOST=$host \
+		CA_BENCH_REPORT=$out/issue2.txt CA_BENCH_LOGS_REPORT=$out/issue3.txt \
+		exec "$bin" -test.run "$tests" -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-30m}"
 ) >"$log" 2>&1 {lockfd}>&- &
 child=$!
 rc=0
 wait "$child" || rc=$?
 child=""
-if ((rc != 0)) || [[ ! -s $report ]]; then
+missing=""
+for r in "${reports[@]}"; do
+	[[ -s $r ]] || missing+=" ${r##*/}"
+done
+if ((rc != 0)) || [[ -n $missing ]]; then
 	{
 		echo "---- last lines of $log ----"
 		grep -E -- '^(=== RUN|--- |\s+\S+_test\.go:[0-9]+:|panic|FAIL|ok )' "$log" | tail -n 40
 	} >&2
-	ca_die "benchmark failed (exit $rc); full log: $log"
+	ca_die "benchmark failed (exit $rc${missing:+; no report:$missing}); full log: $log"
 fi
 
 purge
 trap - EXIT
 rm -f "$bin"
 total_s=$((SECONDS - start))
-printf 'hack/bench.sh total: %ds (compile %ds, daemon start/purge, create, sync, measure)\n' "$total_s" "$build_s" >>"$report"
-echo
-cat "$report"
+for r in "${reports[@]}"; do
+	printf 'hack/bench.sh total (%s): %ds (compile %ds, daemon start/purge, create, sync, measure)\n' \
+		"${CA_BENCH_ONLY:-all}" "$total_s" "$build_s" >>"$r"
+	echo
+	cat "$r"
+done
