@@ -293,6 +293,7 @@ ca_dockerd_ensure() {
 	fi
 
 	rm -f "$pidfile"
+	ca_stop_orphan_containerd "$dir"
 	ca_bridge_owner_check "$bridge" "$pidfile"
 	[[ -s $dir/daemon.json ]] || echo '{}' >"$dir/daemon.json"
 	ca_ensure_bridge "$bridge" "$dir/bridge.cidr"
@@ -331,12 +332,34 @@ ca_dockerd_ensure() {
 	echo "unix://$sock"
 }
 
+# A dockerd killed with SIGKILL can leave its containerd running, half shut
+# down; a new dockerd then finds "containerd is still running", cannot reach
+# its socket and fails to start. Stop such an orphan first (the containers'
+# shims are separate processes and survive).
+ca_stop_orphan_containerd() {
+	local dir=$1 cpidfile=$1/exec/containerd/containerd.pid cpid
+	[[ -s $cpidfile ]] || return 0
+	cpid=$(<"$cpidfile")
+	[[ $cpid =~ ^[0-9]+$ ]] && kill -0 "$cpid" 2>/dev/null || return 0
+	ca_log "stopping containerd $cpid left by a previous dockerd for $dir"
+	kill -TERM "$cpid" 2>/dev/null || true
+	if ! ca_wait_until 10 ca_pid_gone "$cpid"; then
+		kill -KILL "$cpid" 2>/dev/null || true
+		ca_wait_until 10 ca_pid_gone "$cpid" || ca_die "containerd $cpid for $dir does not exit"
+	fi
+	rm -f "$cpidfile"
+}
+
 # Pids of processes whose command line mentions PATTERN (fixed string).
 ca_pids_mentioning() {
 	grep -laF -- "$1" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | grep -vx -- "$$" || true
 }
 
-ca_pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+# A zombie (exited, not yet reaped by its new parent) counts as gone.
+ca_pid_gone() {
+	kill -0 "$1" 2>/dev/null || return 0
+	[[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]]
+}
 
 # ca_dockerd_stop DIR BRIDGE [purge]
 # SIGTERM, wait, SIGKILL; then kill whatever the daemon left behind after an
