@@ -93,11 +93,18 @@ func envInt(t *testing.T, name string, def int) int {
 	return n
 }
 
-// TestBench is the benchmark. It needs CA_BENCH=1 (hack/bench.sh sets it).
-func TestBench(t *testing.T) {
+// requireBench skips unless CA_BENCH=1: benchmarks are measured by
+// `make bench`, never run as timed tests in `make test`.
+func requireBench(t *testing.T) {
+	t.Helper()
 	if os.Getenv("CA_BENCH") != "1" {
 		t.Skip("benchmark: set CA_BENCH=1 or run hack/bench.sh")
 	}
+}
+
+// TestBench is the benchmark. It needs CA_BENCH=1 (hack/bench.sh sets it).
+func TestBench(t *testing.T) {
+	requireBench(t)
 	p := loadParams(t)
 	host := benchDockerHost(t)
 	dc := testenv.DockerClient(t, host)

@@ -91,9 +91,7 @@ func loadLogParams(t *testing.T) logParams {
 
 // TestBenchLogs is the log benchmark. It needs CA_BENCH=1 (hack/bench.sh sets it).
 func TestBenchLogs(t *testing.T) {
-	if os.Getenv("CA_BENCH") != "1" {
-		t.Skip("benchmark: set CA_BENCH=1 or run hack/bench.sh")
-	}
+	requireBench(t)
 	p := loadLogParams(t)
 	host := benchDockerHost(t)
 	dc := testenv.DockerClient(t, host)

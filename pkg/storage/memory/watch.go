@@ -413,22 +413,13 @@ func (w *watcher) sendLive(ev watch.Event) bool {
 	}
 	timer := time.NewTimer(w.s.opts.SlowWatcherTimeout)
 	defer timer.Stop()
-	select {
-	case w.result <- ev:
-		w.s.eventsDelivered.Add(1)
-		return true
-	case <-timer.C:
+	delivered, timedOut := w.deliver(ev, timer.C)
+	if timedOut {
 		w.s.slowTerminated.Add(1)
 		klog.V(2).InfoS("memory storage: terminating unresponsive watcher",
 			"resource", w.s.groupResource, "key", w.key, "resourceVersion", w.cursor)
-		return false
-	case <-w.stopCh:
-		return false
-	case <-w.ctx.Done():
-		return false
-	case <-w.s.done:
-		return false
 	}
+	return delivered
 }
 
 // sendBlocking delivers ev unless the watcher is stopped first.
@@ -436,17 +427,24 @@ func (w *watcher) sendBlocking(ev watch.Event) bool {
 	if w.stopped() {
 		return false
 	}
+	delivered, _ := w.deliver(ev, nil)
+	return delivered
+}
+
+// deliver waits until ev is on the result channel, the watcher is stopped,
+// or timeout fires (a nil timeout never does).
+func (w *watcher) deliver(ev watch.Event, timeout <-chan time.Time) (delivered, timedOut bool) {
 	select {
 	case w.result <- ev:
 		w.s.eventsDelivered.Add(1)
-		return true
+		return true, false
+	case <-timeout:
+		return false, true
 	case <-w.stopCh:
-		return false
 	case <-w.ctx.Done():
-		return false
 	case <-w.s.done:
-		return false
 	}
+	return false, false
 }
 
 // sendError delivers one ERROR event; run then ends the watch.
