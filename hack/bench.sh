@@ -20,8 +20,8 @@
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
 #   CA_BENCH_LIST_WARMUP [5]    CA_BENCH_LIST_ITERATIONS [50]
 #   CA_BENCH_OPS [200]          CA_BENCH_PAUSERS [4]
-#   CA_BENCH_LOG_MB [6]         size of each throughput log, 10^6 bytes
-#   CA_BENCH_LOG_REPS [5]       timed reads per path (after 1 warm-up round)
+#   CA_BENCH_LOG_MB [12]        size of each throughput log, 10^6 bytes
+#   CA_BENCH_LOG_REPS [7]       timed reads per path (after 1 warm-up round)
 #   CA_BENCH_LOG_DRIVER [json-file]  Docker log driver (json-file or local)
 #   CA_BENCH_LOG_FOLLOW_LINES [300]  CA_BENCH_LOG_FOLLOW_WARMUP [20]
 #   CA_BENCH_LOG_FOLLOW_INTERVAL [0.05]  seconds between the followed lines

@@ -93,11 +93,12 @@
 // # Goroutines
 //
 // For a WebSocket, Serve starts two goroutines: the copier's and a reader.
-// The copier's Writes hand each message to the goroutine running Serve, which
-// alone writes to the connection (data, pings, pongs, close frames); gorilla
-// itself may add a close frame from the reader on an oversized message or a
-// protocol error, through WriteControl, which it documents as safe
-// concurrently. Both goroutines end before Serve returns. For plain HTTP the
+// The copier's Writes send data messages on the connection themselves, one at
+// a time; the goroutine running Serve sends the control frames (pings, pongs,
+// the close) through gorilla's WriteControl, which is documented as safe
+// concurrently with data writes, as is the close frame gorilla itself may add
+// from the reader on an oversized message or a protocol error. Both
+// goroutines end before Serve returns. For plain HTTP the
 // copier runs in Serve's goroutine, and a header timer (joined before Serve
 // returns) is the only other one. Serve does not close the source: the
 // caller does that after Serve returns.

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -119,8 +120,6 @@ func serveWebSocket(w http.ResponseWriter, req *http.Request, opts Options, copi
 		parent:     req.Context(),
 		ctx:        ctx,
 		cancel:     cancel,
-		writes:     make(chan writeRequest),
-		stopped:    make(chan struct{}),
 		pings:      make(chan string, 1),
 		readerDone: make(chan struct{}),
 		copierDone: make(chan struct{}),
@@ -130,18 +129,22 @@ func serveWebSocket(w http.ResponseWriter, req *http.Request, opts Options, copi
 
 // session is one WebSocket stream. Three goroutines take part:
 //
-//   - the writer: the goroutine that called Serve. It alone writes to conn
-//     (data messages, pings, pongs, close frames), and alone closes it. It
-//     ends last, after joining the other two.
+//   - the controller: the goroutine that called Serve. It sends pings and
+//     answers the client's, notices the end of the other two, sends the final
+//     status and close frame, and alone closes conn. It ends last, after
+//     joining the other two.
 //   - the reader: reads and discards client frames, keeps the keep-alive
 //     deadline, and on any error (client close, timeout, oversized message,
 //     broken connection) records it and cancels the copier.
-//   - the copier: runs the Copier; its Writes hand messages to the writer
-//     through the unbuffered writes channel and wait for the result.
+//   - the copier: runs the Copier; its Writes send data messages on conn
+//     themselves, one at a time (wmu), so a message costs no hand-off
+//     between goroutines and a slow client holds the copier back.
 //
-// Besides conn, gorilla itself may write a close frame from the reader (on
-// an oversized message or a protocol error); it uses WriteControl, which
-// gorilla documents as safe to call concurrently with the other methods.
+// Control frames (pings, pongs, close) go through WriteControl, which
+// gorilla documents as safe to call concurrently with the other methods; it
+// serializes them with data messages itself, and refuses data messages once
+// a close frame is out. Gorilla may also write a close frame from the reader
+// (on an oversized message or a protocol error).
 type session struct {
 	conn   *websocket.Conn
 	proto  protocol
@@ -151,49 +154,32 @@ type session struct {
 	ctx    context.Context    // the copier's; cancelled when the client is gone
 	cancel context.CancelFunc // cancels ctx; safe from any goroutine
 
-	writes  chan writeRequest // copier's writers → writer; unbuffered
-	stopped chan struct{}     // closed by the writer when it accepts no more writes
-	pings   chan string       // reader → writer: payload of a client ping to answer (latest only)
+	stopped atomic.Bool // set by the controller: data writes fail from then on
+	pings   chan string // reader → controller: payload of a client ping to answer (latest only)
+
+	wmu      sync.Mutex // serializes data messages; guards buf and writeErr
+	buf      []byte     // scratch for framing; at most one message
+	writeErr error      // the first failed data write; later ones fail with it
 
 	readerDone chan struct{} // closed by the reader when it ends
 	readErr    error         // written by the reader before readerDone is closed
 
 	copierDone chan struct{} // closed by the copier goroutine when the copier returned
 	copyErr    error         // written by the copier goroutine before copierDone is closed
-
-	buf []byte // the writer's scratch for framing; at most one message
-}
-
-type writeRequest struct {
-	channel byte
-	p       []byte // owned by the writer until it replies
-	reply   chan<- writeResult
-}
-
-type writeResult struct {
-	n   int
-	err error
 }
 
 func (s *session) run(copier Copier) {
 	go s.read()
 	go s.runCopier(copier)
-	s.writeLoop()
+	s.control()
 }
 
-// writeLoop is the writer goroutine; it returns once all is over.
-func (s *session) writeLoop() {
+// control is the controller goroutine; it returns once all is over.
+func (s *session) control() {
 	ticker := time.NewTicker(s.opts.PingInterval)
 	defer ticker.Stop()
 	for {
 		select {
-		case req := <-s.writes:
-			n, err := s.writeData(req.channel, req.p)
-			req.reply <- writeResult{n, err}
-			if err != nil {
-				s.broken("Writing to the WebSocket client failed", err)
-				return
-			}
 		case <-ticker.C:
 			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.opts.WriteTimeout)); err != nil {
 				s.broken("Pinging the WebSocket client failed", err)
@@ -213,7 +199,13 @@ func (s *session) writeLoop() {
 			select {
 			case <-s.readerDone:
 				s.clientGone()
+				return
 			default:
+			}
+			// copierDone orders the copier's writes before this read.
+			if s.writeErr != nil {
+				s.broken("Writing to the WebSocket client failed", s.writeErr)
+			} else {
 				s.finish()
 			}
 			return
@@ -221,10 +213,12 @@ func (s *session) writeLoop() {
 	}
 }
 
-// stop makes the copier's pending and future writes fail. Writer only.
+// stop makes the copier's future writes fail and cancels it. A write in
+// progress ends with conn's close, or fails once a close frame is out.
+// Controller only.
 func (s *session) stop() {
+	s.stopped.Store(true)
 	s.cancel()
-	close(s.stopped)
 }
 
 // broken ends a session whose connection can no longer be written to.
@@ -316,7 +310,7 @@ func (s *session) finish() {
 }
 
 // writeData sends p on a channel, in messages of at most MaxMessageSize bytes
-// of output. Writer only.
+// of output. Callers hold wmu.
 func (s *session) writeData(channel byte, p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
@@ -348,7 +342,8 @@ func (s *session) buffer(size int) []byte {
 	return s.buf[:0]
 }
 
-// writeStatus sends st on the error channel. Writer only.
+// writeStatus sends st on the error channel. Controller only, once the
+// copier has returned.
 func (s *session) writeStatus(st metav1.Status) error {
 	body, err := json.Marshal(st)
 	if err != nil {
@@ -362,7 +357,7 @@ func (s *session) writeMessage(kind int, msg []byte) error {
 	return s.conn.WriteMessage(kind, msg)
 }
 
-// writeClose sends a close frame. Writer only.
+// writeClose sends a close frame. Controller only.
 func (s *session) writeClose(code int, reason string, timeout time.Duration) error {
 	return s.conn.WriteControl(websocket.CloseMessage,
 		websocket.FormatCloseMessage(code, reason), time.Now().Add(timeout))
@@ -383,8 +378,8 @@ func (s *session) read() {
 	s.conn.SetReadLimit(s.opts.ReadLimit)
 	s.conn.SetPongHandler(func(string) error { return alive() })
 	s.conn.SetPingHandler(func(data string) error {
-		// Only the latest ping needs an answer (RFC 6455 5.5.3); the writer
-		// sends it, so that it alone writes. Both sides are non-blocking.
+		// Only the latest ping needs an answer (RFC 6455 5.5.3); the controller
+		// sends it with the other control frames. Both sides are non-blocking.
 		select {
 		case <-s.pings:
 		default:
@@ -435,31 +430,33 @@ func (s *session) runCopier(copier Copier) {
 }
 
 func (s *session) newWriter(channel byte) *wsWriter {
-	return &wsWriter{s: s, channel: channel, reply: make(chan writeResult, 1)}
+	return &wsWriter{s: s, channel: channel}
 }
 
 // wsWriter is the copier's stdout or stderr on a WebSocket.
 type wsWriter struct {
 	s       *session
 	channel byte
-	mu      sync.Mutex       // serializes Writes on this writer; guards reply
-	reply   chan writeResult // the writer's answer to our pending request
 }
 
-// Write hands p to the writer goroutine and waits until it is sent: at most
-// one message is in flight per stream, and the caller is held meanwhile.
+// Write sends p as one message (or a few, see writeData) and returns once it
+// is written to the connection: a slow client holds the caller back.
 func (w *wsWriter) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	select {
-	case w.s.writes <- writeRequest{channel: w.channel, p: p, reply: w.reply}:
-	case <-w.s.stopped:
+	s := w.s
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.stopped.Load() {
 		return 0, errClosed
 	}
-	// The writer replies to every request it takes, at once.
-	r := <-w.reply
-	return r.n, r.err
+	if s.writeErr != nil {
+		return 0, s.writeErr
+	}
+	n, err := s.writeData(w.channel, p)
+	if err != nil {
+		s.writeErr = err
+	}
+	return n, err
 }

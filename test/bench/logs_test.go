@@ -49,8 +49,8 @@ const (
 
 // logParams are the knobs, each from an environment variable.
 type logParams struct {
-	bytes    int64  // CA_BENCH_LOG_MB (6), in 10^6 bytes: the size of each throughput log
-	reps     int    // CA_BENCH_LOG_REPS (5): measured reads per path, after one warm-up round
+	bytes    int64  // CA_BENCH_LOG_MB (12), in 10^6 bytes: the size of each throughput log
+	reps     int    // CA_BENCH_LOG_REPS (7): measured reads per path, after one warm-up round
 	lines    int    // CA_BENCH_LOG_FOLLOW_LINES (300): lines measured while following
 	warm     int    // CA_BENCH_LOG_FOLLOW_WARMUP (20): lines skipped first
 	interval string // CA_BENCH_LOG_FOLLOW_INTERVAL (0.05): seconds between lines (sleep's argument)
@@ -62,8 +62,8 @@ type logParams struct {
 func loadLogParams(t *testing.T) logParams {
 	t.Helper()
 	p := logParams{
-		bytes:    int64(envInt(t, "CA_BENCH_LOG_MB", 6)) * 1_000_000,
-		reps:     envInt(t, "CA_BENCH_LOG_REPS", 5),
+		bytes:    int64(envInt(t, "CA_BENCH_LOG_MB", 12)) * 1_000_000,
+		reps:     envInt(t, "CA_BENCH_LOG_REPS", 7),
 		lines:    envInt(t, "CA_BENCH_LOG_FOLLOW_LINES", 300),
 		warm:     envInt(t, "CA_BENCH_LOG_FOLLOW_WARMUP", 20),
 		interval: os.Getenv("CA_BENCH_LOG_FOLLOW_INTERVAL"),
@@ -350,6 +350,10 @@ func (b *logBench) readWS(ctx context.Context, id string, q url.Values, proto st
 	defer stop()
 	channels := strings.HasSuffix(proto, ".channel.k8s.io")
 	var ch [1]byte
+	// One buffer for all messages: io.Copy would allocate 32 KiB per message,
+	// and the garbage would cost this client (and so the shared CPUs) more
+	// than reading the message does.
+	buf := make([]byte, 32<<10)
 	for {
 		_, r, err := conn.NextReader()
 		if err != nil {
@@ -363,7 +367,7 @@ func (b *logBench) readWS(ctx context.Context, id string, q url.Values, proto st
 			*msgs++
 		}
 		if !channels {
-			if _, err := io.Copy(stdout, r); err != nil {
+			if _, err := io.CopyBuffer(stdout, r, buf); err != nil {
 				return err
 			}
 			continue
@@ -373,9 +377,9 @@ func (b *logBench) readWS(ctx context.Context, id string, q url.Values, proto st
 		}
 		switch ch[0] {
 		case 1:
-			_, err = io.Copy(stdout, r)
+			_, err = io.CopyBuffer(stdout, r, buf)
 		case 2:
-			_, err = io.Copy(stderr, r)
+			_, err = io.CopyBuffer(stderr, r, buf)
 		case 3:
 			msg, _ := io.ReadAll(r)
 			return fmt.Errorf("WebSocket %s: error channel: %s", proto, msg)

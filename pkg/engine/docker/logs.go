@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
 )
 
 // Logs opens container logs in a Docker engine for the log subresource.
@@ -41,11 +42,29 @@ func NewLogs(host string, ready func() error) (*Logs, error) {
 			host = DefaultHost
 		}
 	}
-	cli, err := newClient(host)
+	cli, err := newClient(host, withReadBufferSize(logReadBufferSize))
 	if err != nil {
 		return nil, err
 	}
 	return &Logs{host: host, cli: cli, ready: ready}, nil
+}
+
+// logReadBufferSize is the buffer between the Docker connection and a log
+// read. Docker flushes every log message as its own HTTP chunk; when a
+// reader falls behind, a large buffer takes all the waiting chunks in one
+// system call (net/http's default is 4 KiB) and passes them on as one write.
+const logReadBufferSize = 64 << 10
+
+// withReadBufferSize sets the read buffer of the client's connections. Options
+// run before the client wraps its transport, so HTTPClient still returns the
+// *http.Transport (shared, not copied) here.
+func withReadBufferSize(size int) client.Opt {
+	return func(c *client.Client) error {
+		if tr, ok := c.HTTPClient().Transport.(*http.Transport); ok {
+			tr.ReadBufferSize = size
+		}
+		return nil
+	}
 }
 
 // Close releases the client.
@@ -157,6 +176,7 @@ type LogStream struct {
 	// goroutine in Copy uses it.
 	limit         int64
 	selectiveTail bool
+	readGap       time.Duration // set by Copy; see pacedReader
 
 	// mu guards body and closed: Close may come from another goroutine to
 	// interrupt a blocked read.
@@ -238,7 +258,11 @@ func (lw limitWriter) Write(p []byte) (int, error) {
 
 // Copy writes the log until it ends (or, following, until the container
 // stops), the byte limit is reached, or ctx is done.
+//
+// When the transport asks for it (stream.ReadGap: HTTP/2, whose frames are
+// costly), reads of a log arriving without pause are spaced that far apart.
 func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
+	s.readGap = stream.ReadGap(ctx)
 	stdout, stderr = limitWriter{s, stdout}, limitWriter{s, stderr}
 	var err error
 	if s.selectiveTail {
@@ -256,7 +280,7 @@ func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
 	return err
 }
 
-func (s *LogStream) currentBody() io.Reader {
+func (s *LogStream) currentBody() io.ReadCloser {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.body
@@ -264,9 +288,13 @@ func (s *LogStream) currentBody() io.Reader {
 
 // copyBody copies the engine's body: raw with a TTY, else demultiplexed.
 func (s *LogStream) copyBody(stdout, stderr io.Writer) error {
-	body := s.currentBody()
-	if body == nil {
+	src := s.currentBody()
+	if src == nil {
 		return nil
+	}
+	var body io.Reader = src
+	if s.readGap > 0 {
+		body = &pacedReader{r: src, gap: s.readGap}
 	}
 	if s.tty {
 		_, err := io.Copy(stdout, body)
@@ -353,6 +381,29 @@ func (f flushingReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return f.r.Read(p)
+}
+
+// pacedReader leaves at least gap between a read that returned data and the
+// next read, so that a log arriving without pause is read in fewer, larger
+// pieces. A read after a quiet spell is not delayed. Only the goroutine in
+// Copy uses it.
+type pacedReader struct {
+	r    io.Reader
+	gap  time.Duration
+	last time.Time // when the last read that returned data returned
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if !p.last.IsZero() {
+		if wait := p.gap - time.Since(p.last); wait > 0 {
+			time.Sleep(wait)
+		}
+	}
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.last = time.Now()
+	}
+	return n, err
 }
 
 // copySelectiveTail serves the last N lines of one stream: it reads a

@@ -263,8 +263,8 @@ func New(cfg Config) (*Mirror, error) {
 	}, nil
 }
 
-func newClient(host string) (*client.Client, error) {
-	return client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+func newClient(host string, opts ...client.Opt) (*client.Client, error) {
+	return client.NewClientWithOpts(append([]client.Opt{client.WithHost(host), client.WithAPIVersionNegotiation()}, opts...)...)
 }
 
 // Ready returns nil when the mirrors equal Docker's containers as of the last
