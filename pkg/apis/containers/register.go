@@ -29,6 +29,12 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Container{}, &ContainerList{},
 		&ContainerNamespace{}, &ContainerNamespaceList{},
 		&ContainerLogOptions{},
+		&Image{}, &ImageList{},
+		&Volume{}, &VolumeList{},
+		&ContainerCreateRequest{}, &ContainerCreateRequestList{},
+		&ImagePullRequest{}, &ImagePullRequestList{},
+		&ImagePushRequest{}, &ImagePushRequestList{},
+		&VolumeCreateRequest{}, &VolumeCreateRequestList{},
 	)
 	return nil
 }

@@ -7,6 +7,24 @@ import (
 // ActionAnnotation asks for a one-shot action on a container.
 const ActionAnnotation = "containers.rancherdesktop.io/action"
 
+// Values of the action annotation.
+const (
+	ActionStart   = "start"
+	ActionStop    = "stop"
+	ActionPause   = "pause"
+	ActionUnpause = "unpause"
+	ActionRestart = "restart"
+)
+
+// Actions are the valid values of the action annotation.
+var Actions = []string{ActionStart, ActionStop, ActionPause, ActionUnpause, ActionRestart}
+
+// States of status.lastAction.
+const (
+	ActionSucceeded = "Succeeded"
+	ActionFailed    = "Failed"
+)
+
 // MobyNamespace is the only engine namespace a Docker engine has.
 const MobyNamespace = "moby"
 

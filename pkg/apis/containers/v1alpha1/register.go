@@ -33,6 +33,12 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Container{}, &ContainerList{},
 		&ContainerNamespace{}, &ContainerNamespaceList{},
 		&ContainerLogOptions{},
+		&Image{}, &ImageList{},
+		&Volume{}, &VolumeList{},
+		&ContainerCreateRequest{}, &ContainerCreateRequestList{},
+		&ImagePullRequest{}, &ImagePullRequestList{},
+		&ImagePushRequest{}, &ImagePushRequestList{},
+		&VolumeCreateRequest{}, &VolumeCreateRequestList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

@@ -18,7 +18,7 @@ const (
 )
 
 // +genclient
-// +genclient:readonly
+// +genclient:onlyVerbs=get,list,watch,update,patch,delete
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Container mirrors one Docker container. The object's name is the full

@@ -68,6 +68,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ContainerCreateRequest)(nil), (*containers.ContainerCreateRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ContainerCreateRequest_To_containers_ContainerCreateRequest(a.(*ContainerCreateRequest), b.(*containers.ContainerCreateRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ContainerCreateRequest)(nil), (*ContainerCreateRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ContainerCreateRequest_To_v1alpha1_ContainerCreateRequest(a.(*containers.ContainerCreateRequest), b.(*ContainerCreateRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ContainerCreateRequestList)(nil), (*containers.ContainerCreateRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ContainerCreateRequestList_To_containers_ContainerCreateRequestList(a.(*ContainerCreateRequestList), b.(*containers.ContainerCreateRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ContainerCreateRequestList)(nil), (*ContainerCreateRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ContainerCreateRequestList_To_v1alpha1_ContainerCreateRequestList(a.(*containers.ContainerCreateRequestList), b.(*ContainerCreateRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ContainerCreateRequestSpec)(nil), (*containers.ContainerCreateRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ContainerCreateRequestSpec_To_containers_ContainerCreateRequestSpec(a.(*ContainerCreateRequestSpec), b.(*containers.ContainerCreateRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ContainerCreateRequestSpec)(nil), (*ContainerCreateRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ContainerCreateRequestSpec_To_v1alpha1_ContainerCreateRequestSpec(a.(*containers.ContainerCreateRequestSpec), b.(*ContainerCreateRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ContainerCreateRequestStatus)(nil), (*containers.ContainerCreateRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ContainerCreateRequestStatus_To_containers_ContainerCreateRequestStatus(a.(*ContainerCreateRequestStatus), b.(*containers.ContainerCreateRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ContainerCreateRequestStatus)(nil), (*ContainerCreateRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ContainerCreateRequestStatus_To_v1alpha1_ContainerCreateRequestStatus(a.(*containers.ContainerCreateRequestStatus), b.(*ContainerCreateRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*ContainerList)(nil), (*containers.ContainerList)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_ContainerList_To_containers_ContainerList(a.(*ContainerList), b.(*containers.ContainerList), scope)
 	}); err != nil {
@@ -138,6 +178,116 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*Image)(nil), (*containers.Image)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_Image_To_containers_Image(a.(*Image), b.(*containers.Image), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.Image)(nil), (*Image)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_Image_To_v1alpha1_Image(a.(*containers.Image), b.(*Image), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImageList)(nil), (*containers.ImageList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImageList_To_containers_ImageList(a.(*ImageList), b.(*containers.ImageList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImageList)(nil), (*ImageList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImageList_To_v1alpha1_ImageList(a.(*containers.ImageList), b.(*ImageList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImagePullRequest)(nil), (*containers.ImagePullRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImagePullRequest_To_containers_ImagePullRequest(a.(*ImagePullRequest), b.(*containers.ImagePullRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImagePullRequest)(nil), (*ImagePullRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImagePullRequest_To_v1alpha1_ImagePullRequest(a.(*containers.ImagePullRequest), b.(*ImagePullRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImagePullRequestList)(nil), (*containers.ImagePullRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImagePullRequestList_To_containers_ImagePullRequestList(a.(*ImagePullRequestList), b.(*containers.ImagePullRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImagePullRequestList)(nil), (*ImagePullRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImagePullRequestList_To_v1alpha1_ImagePullRequestList(a.(*containers.ImagePullRequestList), b.(*ImagePullRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImagePullRequestSpec)(nil), (*containers.ImagePullRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImagePullRequestSpec_To_containers_ImagePullRequestSpec(a.(*ImagePullRequestSpec), b.(*containers.ImagePullRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImagePullRequestSpec)(nil), (*ImagePullRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImagePullRequestSpec_To_v1alpha1_ImagePullRequestSpec(a.(*containers.ImagePullRequestSpec), b.(*ImagePullRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImagePullRequestStatus)(nil), (*containers.ImagePullRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImagePullRequestStatus_To_containers_ImagePullRequestStatus(a.(*ImagePullRequestStatus), b.(*containers.ImagePullRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImagePullRequestStatus)(nil), (*ImagePullRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImagePullRequestStatus_To_v1alpha1_ImagePullRequestStatus(a.(*containers.ImagePullRequestStatus), b.(*ImagePullRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImagePushRequest)(nil), (*containers.ImagePushRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImagePushRequest_To_containers_ImagePushRequest(a.(*ImagePushRequest), b.(*containers.ImagePushRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImagePushRequest)(nil), (*ImagePushRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImagePushRequest_To_v1alpha1_ImagePushRequest(a.(*containers.ImagePushRequest), b.(*ImagePushRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImagePushRequestList)(nil), (*containers.ImagePushRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImagePushRequestList_To_containers_ImagePushRequestList(a.(*ImagePushRequestList), b.(*containers.ImagePushRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImagePushRequestList)(nil), (*ImagePushRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImagePushRequestList_To_v1alpha1_ImagePushRequestList(a.(*containers.ImagePushRequestList), b.(*ImagePushRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImagePushRequestSpec)(nil), (*containers.ImagePushRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImagePushRequestSpec_To_containers_ImagePushRequestSpec(a.(*ImagePushRequestSpec), b.(*containers.ImagePushRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImagePushRequestSpec)(nil), (*ImagePushRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImagePushRequestSpec_To_v1alpha1_ImagePushRequestSpec(a.(*containers.ImagePushRequestSpec), b.(*ImagePushRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImagePushRequestStatus)(nil), (*containers.ImagePushRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImagePushRequestStatus_To_containers_ImagePushRequestStatus(a.(*ImagePushRequestStatus), b.(*containers.ImagePushRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImagePushRequestStatus)(nil), (*ImagePushRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImagePushRequestStatus_To_v1alpha1_ImagePushRequestStatus(a.(*containers.ImagePushRequestStatus), b.(*ImagePushRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ImageStatus)(nil), (*containers.ImageStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ImageStatus_To_containers_ImageStatus(a.(*ImageStatus), b.(*containers.ImageStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ImageStatus)(nil), (*ImageStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ImageStatus_To_v1alpha1_ImageStatus(a.(*containers.ImageStatus), b.(*ImageStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*PortBinding)(nil), (*containers.PortBinding)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_PortBinding_To_containers_PortBinding(a.(*PortBinding), b.(*containers.PortBinding), scope)
 	}); err != nil {
@@ -145,6 +295,96 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*containers.PortBinding)(nil), (*PortBinding)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_containers_PortBinding_To_v1alpha1_PortBinding(a.(*containers.PortBinding), b.(*PortBinding), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*RequestStatus)(nil), (*containers.RequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_RequestStatus_To_containers_RequestStatus(a.(*RequestStatus), b.(*containers.RequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.RequestStatus)(nil), (*RequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_RequestStatus_To_v1alpha1_RequestStatus(a.(*containers.RequestStatus), b.(*RequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*TransferProgress)(nil), (*containers.TransferProgress)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_TransferProgress_To_containers_TransferProgress(a.(*TransferProgress), b.(*containers.TransferProgress), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.TransferProgress)(nil), (*TransferProgress)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_TransferProgress_To_v1alpha1_TransferProgress(a.(*containers.TransferProgress), b.(*TransferProgress), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*Volume)(nil), (*containers.Volume)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_Volume_To_containers_Volume(a.(*Volume), b.(*containers.Volume), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.Volume)(nil), (*Volume)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_Volume_To_v1alpha1_Volume(a.(*containers.Volume), b.(*Volume), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VolumeCreateRequest)(nil), (*containers.VolumeCreateRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VolumeCreateRequest_To_containers_VolumeCreateRequest(a.(*VolumeCreateRequest), b.(*containers.VolumeCreateRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.VolumeCreateRequest)(nil), (*VolumeCreateRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_VolumeCreateRequest_To_v1alpha1_VolumeCreateRequest(a.(*containers.VolumeCreateRequest), b.(*VolumeCreateRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VolumeCreateRequestList)(nil), (*containers.VolumeCreateRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VolumeCreateRequestList_To_containers_VolumeCreateRequestList(a.(*VolumeCreateRequestList), b.(*containers.VolumeCreateRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.VolumeCreateRequestList)(nil), (*VolumeCreateRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_VolumeCreateRequestList_To_v1alpha1_VolumeCreateRequestList(a.(*containers.VolumeCreateRequestList), b.(*VolumeCreateRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VolumeCreateRequestSpec)(nil), (*containers.VolumeCreateRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VolumeCreateRequestSpec_To_containers_VolumeCreateRequestSpec(a.(*VolumeCreateRequestSpec), b.(*containers.VolumeCreateRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.VolumeCreateRequestSpec)(nil), (*VolumeCreateRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_VolumeCreateRequestSpec_To_v1alpha1_VolumeCreateRequestSpec(a.(*containers.VolumeCreateRequestSpec), b.(*VolumeCreateRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VolumeCreateRequestStatus)(nil), (*containers.VolumeCreateRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VolumeCreateRequestStatus_To_containers_VolumeCreateRequestStatus(a.(*VolumeCreateRequestStatus), b.(*containers.VolumeCreateRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.VolumeCreateRequestStatus)(nil), (*VolumeCreateRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_VolumeCreateRequestStatus_To_v1alpha1_VolumeCreateRequestStatus(a.(*containers.VolumeCreateRequestStatus), b.(*VolumeCreateRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VolumeList)(nil), (*containers.VolumeList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VolumeList_To_containers_VolumeList(a.(*VolumeList), b.(*containers.VolumeList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.VolumeList)(nil), (*VolumeList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_VolumeList_To_v1alpha1_VolumeList(a.(*containers.VolumeList), b.(*VolumeList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VolumeStatus)(nil), (*containers.VolumeStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_VolumeStatus_To_containers_VolumeStatus(a.(*VolumeStatus), b.(*containers.VolumeStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.VolumeStatus)(nil), (*VolumeStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_VolumeStatus_To_v1alpha1_VolumeStatus(a.(*containers.VolumeStatus), b.(*VolumeStatus), scope)
 	}); err != nil {
 		return err
 	}
@@ -226,6 +466,100 @@ func autoConvert_containers_ContainerCondition_To_v1alpha1_ContainerCondition(in
 // Convert_containers_ContainerCondition_To_v1alpha1_ContainerCondition is an autogenerated conversion function.
 func Convert_containers_ContainerCondition_To_v1alpha1_ContainerCondition(in *containers.ContainerCondition, out *ContainerCondition, s conversion.Scope) error {
 	return autoConvert_containers_ContainerCondition_To_v1alpha1_ContainerCondition(in, out, s)
+}
+
+func autoConvert_v1alpha1_ContainerCreateRequest_To_containers_ContainerCreateRequest(in *ContainerCreateRequest, out *containers.ContainerCreateRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_ContainerCreateRequestSpec_To_containers_ContainerCreateRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_ContainerCreateRequestStatus_To_containers_ContainerCreateRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_ContainerCreateRequest_To_containers_ContainerCreateRequest is an autogenerated conversion function.
+func Convert_v1alpha1_ContainerCreateRequest_To_containers_ContainerCreateRequest(in *ContainerCreateRequest, out *containers.ContainerCreateRequest, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ContainerCreateRequest_To_containers_ContainerCreateRequest(in, out, s)
+}
+
+func autoConvert_containers_ContainerCreateRequest_To_v1alpha1_ContainerCreateRequest(in *containers.ContainerCreateRequest, out *ContainerCreateRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_containers_ContainerCreateRequestSpec_To_v1alpha1_ContainerCreateRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_containers_ContainerCreateRequestStatus_To_v1alpha1_ContainerCreateRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_containers_ContainerCreateRequest_To_v1alpha1_ContainerCreateRequest is an autogenerated conversion function.
+func Convert_containers_ContainerCreateRequest_To_v1alpha1_ContainerCreateRequest(in *containers.ContainerCreateRequest, out *ContainerCreateRequest, s conversion.Scope) error {
+	return autoConvert_containers_ContainerCreateRequest_To_v1alpha1_ContainerCreateRequest(in, out, s)
+}
+
+func autoConvert_v1alpha1_ContainerCreateRequestList_To_containers_ContainerCreateRequestList(in *ContainerCreateRequestList, out *containers.ContainerCreateRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]containers.ContainerCreateRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_ContainerCreateRequestList_To_containers_ContainerCreateRequestList is an autogenerated conversion function.
+func Convert_v1alpha1_ContainerCreateRequestList_To_containers_ContainerCreateRequestList(in *ContainerCreateRequestList, out *containers.ContainerCreateRequestList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ContainerCreateRequestList_To_containers_ContainerCreateRequestList(in, out, s)
+}
+
+func autoConvert_containers_ContainerCreateRequestList_To_v1alpha1_ContainerCreateRequestList(in *containers.ContainerCreateRequestList, out *ContainerCreateRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]ContainerCreateRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_containers_ContainerCreateRequestList_To_v1alpha1_ContainerCreateRequestList is an autogenerated conversion function.
+func Convert_containers_ContainerCreateRequestList_To_v1alpha1_ContainerCreateRequestList(in *containers.ContainerCreateRequestList, out *ContainerCreateRequestList, s conversion.Scope) error {
+	return autoConvert_containers_ContainerCreateRequestList_To_v1alpha1_ContainerCreateRequestList(in, out, s)
+}
+
+func autoConvert_v1alpha1_ContainerCreateRequestSpec_To_containers_ContainerCreateRequestSpec(in *ContainerCreateRequestSpec, out *containers.ContainerCreateRequestSpec, s conversion.Scope) error {
+	*out = *(*containers.ContainerCreateRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ContainerCreateRequestSpec_To_containers_ContainerCreateRequestSpec is an autogenerated conversion function.
+func Convert_v1alpha1_ContainerCreateRequestSpec_To_containers_ContainerCreateRequestSpec(in *ContainerCreateRequestSpec, out *containers.ContainerCreateRequestSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ContainerCreateRequestSpec_To_containers_ContainerCreateRequestSpec(in, out, s)
+}
+
+func autoConvert_containers_ContainerCreateRequestSpec_To_v1alpha1_ContainerCreateRequestSpec(in *containers.ContainerCreateRequestSpec, out *ContainerCreateRequestSpec, s conversion.Scope) error {
+	*out = *(*ContainerCreateRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_ContainerCreateRequestSpec_To_v1alpha1_ContainerCreateRequestSpec is an autogenerated conversion function.
+func Convert_containers_ContainerCreateRequestSpec_To_v1alpha1_ContainerCreateRequestSpec(in *containers.ContainerCreateRequestSpec, out *ContainerCreateRequestSpec, s conversion.Scope) error {
+	return autoConvert_containers_ContainerCreateRequestSpec_To_v1alpha1_ContainerCreateRequestSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_ContainerCreateRequestStatus_To_containers_ContainerCreateRequestStatus(in *ContainerCreateRequestStatus, out *containers.ContainerCreateRequestStatus, s conversion.Scope) error {
+	*out = *(*containers.ContainerCreateRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ContainerCreateRequestStatus_To_containers_ContainerCreateRequestStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ContainerCreateRequestStatus_To_containers_ContainerCreateRequestStatus(in *ContainerCreateRequestStatus, out *containers.ContainerCreateRequestStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ContainerCreateRequestStatus_To_containers_ContainerCreateRequestStatus(in, out, s)
+}
+
+func autoConvert_containers_ContainerCreateRequestStatus_To_v1alpha1_ContainerCreateRequestStatus(in *containers.ContainerCreateRequestStatus, out *ContainerCreateRequestStatus, s conversion.Scope) error {
+	*out = *(*ContainerCreateRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_ContainerCreateRequestStatus_To_v1alpha1_ContainerCreateRequestStatus is an autogenerated conversion function.
+func Convert_containers_ContainerCreateRequestStatus_To_v1alpha1_ContainerCreateRequestStatus(in *containers.ContainerCreateRequestStatus, out *ContainerCreateRequestStatus, s conversion.Scope) error {
+	return autoConvert_containers_ContainerCreateRequestStatus_To_v1alpha1_ContainerCreateRequestStatus(in, out, s)
 }
 
 func autoConvert_v1alpha1_ContainerList_To_containers_ContainerList(in *ContainerList, out *containers.ContainerList, s conversion.Scope) error {
@@ -453,6 +787,262 @@ func Convert_containers_ContainerStatus_To_v1alpha1_ContainerStatus(in *containe
 	return autoConvert_containers_ContainerStatus_To_v1alpha1_ContainerStatus(in, out, s)
 }
 
+func autoConvert_v1alpha1_Image_To_containers_Image(in *Image, out *containers.Image, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_ImageStatus_To_containers_ImageStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_Image_To_containers_Image is an autogenerated conversion function.
+func Convert_v1alpha1_Image_To_containers_Image(in *Image, out *containers.Image, s conversion.Scope) error {
+	return autoConvert_v1alpha1_Image_To_containers_Image(in, out, s)
+}
+
+func autoConvert_containers_Image_To_v1alpha1_Image(in *containers.Image, out *Image, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_containers_ImageStatus_To_v1alpha1_ImageStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_containers_Image_To_v1alpha1_Image is an autogenerated conversion function.
+func Convert_containers_Image_To_v1alpha1_Image(in *containers.Image, out *Image, s conversion.Scope) error {
+	return autoConvert_containers_Image_To_v1alpha1_Image(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImageList_To_containers_ImageList(in *ImageList, out *containers.ImageList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]containers.Image)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_ImageList_To_containers_ImageList is an autogenerated conversion function.
+func Convert_v1alpha1_ImageList_To_containers_ImageList(in *ImageList, out *containers.ImageList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImageList_To_containers_ImageList(in, out, s)
+}
+
+func autoConvert_containers_ImageList_To_v1alpha1_ImageList(in *containers.ImageList, out *ImageList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]Image)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_containers_ImageList_To_v1alpha1_ImageList is an autogenerated conversion function.
+func Convert_containers_ImageList_To_v1alpha1_ImageList(in *containers.ImageList, out *ImageList, s conversion.Scope) error {
+	return autoConvert_containers_ImageList_To_v1alpha1_ImageList(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImagePullRequest_To_containers_ImagePullRequest(in *ImagePullRequest, out *containers.ImagePullRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_ImagePullRequestSpec_To_containers_ImagePullRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_ImagePullRequestStatus_To_containers_ImagePullRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_ImagePullRequest_To_containers_ImagePullRequest is an autogenerated conversion function.
+func Convert_v1alpha1_ImagePullRequest_To_containers_ImagePullRequest(in *ImagePullRequest, out *containers.ImagePullRequest, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImagePullRequest_To_containers_ImagePullRequest(in, out, s)
+}
+
+func autoConvert_containers_ImagePullRequest_To_v1alpha1_ImagePullRequest(in *containers.ImagePullRequest, out *ImagePullRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_containers_ImagePullRequestSpec_To_v1alpha1_ImagePullRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_containers_ImagePullRequestStatus_To_v1alpha1_ImagePullRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_containers_ImagePullRequest_To_v1alpha1_ImagePullRequest is an autogenerated conversion function.
+func Convert_containers_ImagePullRequest_To_v1alpha1_ImagePullRequest(in *containers.ImagePullRequest, out *ImagePullRequest, s conversion.Scope) error {
+	return autoConvert_containers_ImagePullRequest_To_v1alpha1_ImagePullRequest(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImagePullRequestList_To_containers_ImagePullRequestList(in *ImagePullRequestList, out *containers.ImagePullRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]containers.ImagePullRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_ImagePullRequestList_To_containers_ImagePullRequestList is an autogenerated conversion function.
+func Convert_v1alpha1_ImagePullRequestList_To_containers_ImagePullRequestList(in *ImagePullRequestList, out *containers.ImagePullRequestList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImagePullRequestList_To_containers_ImagePullRequestList(in, out, s)
+}
+
+func autoConvert_containers_ImagePullRequestList_To_v1alpha1_ImagePullRequestList(in *containers.ImagePullRequestList, out *ImagePullRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]ImagePullRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_containers_ImagePullRequestList_To_v1alpha1_ImagePullRequestList is an autogenerated conversion function.
+func Convert_containers_ImagePullRequestList_To_v1alpha1_ImagePullRequestList(in *containers.ImagePullRequestList, out *ImagePullRequestList, s conversion.Scope) error {
+	return autoConvert_containers_ImagePullRequestList_To_v1alpha1_ImagePullRequestList(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImagePullRequestSpec_To_containers_ImagePullRequestSpec(in *ImagePullRequestSpec, out *containers.ImagePullRequestSpec, s conversion.Scope) error {
+	*out = *(*containers.ImagePullRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ImagePullRequestSpec_To_containers_ImagePullRequestSpec is an autogenerated conversion function.
+func Convert_v1alpha1_ImagePullRequestSpec_To_containers_ImagePullRequestSpec(in *ImagePullRequestSpec, out *containers.ImagePullRequestSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImagePullRequestSpec_To_containers_ImagePullRequestSpec(in, out, s)
+}
+
+func autoConvert_containers_ImagePullRequestSpec_To_v1alpha1_ImagePullRequestSpec(in *containers.ImagePullRequestSpec, out *ImagePullRequestSpec, s conversion.Scope) error {
+	*out = *(*ImagePullRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_ImagePullRequestSpec_To_v1alpha1_ImagePullRequestSpec is an autogenerated conversion function.
+func Convert_containers_ImagePullRequestSpec_To_v1alpha1_ImagePullRequestSpec(in *containers.ImagePullRequestSpec, out *ImagePullRequestSpec, s conversion.Scope) error {
+	return autoConvert_containers_ImagePullRequestSpec_To_v1alpha1_ImagePullRequestSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImagePullRequestStatus_To_containers_ImagePullRequestStatus(in *ImagePullRequestStatus, out *containers.ImagePullRequestStatus, s conversion.Scope) error {
+	*out = *(*containers.ImagePullRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ImagePullRequestStatus_To_containers_ImagePullRequestStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ImagePullRequestStatus_To_containers_ImagePullRequestStatus(in *ImagePullRequestStatus, out *containers.ImagePullRequestStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImagePullRequestStatus_To_containers_ImagePullRequestStatus(in, out, s)
+}
+
+func autoConvert_containers_ImagePullRequestStatus_To_v1alpha1_ImagePullRequestStatus(in *containers.ImagePullRequestStatus, out *ImagePullRequestStatus, s conversion.Scope) error {
+	*out = *(*ImagePullRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_ImagePullRequestStatus_To_v1alpha1_ImagePullRequestStatus is an autogenerated conversion function.
+func Convert_containers_ImagePullRequestStatus_To_v1alpha1_ImagePullRequestStatus(in *containers.ImagePullRequestStatus, out *ImagePullRequestStatus, s conversion.Scope) error {
+	return autoConvert_containers_ImagePullRequestStatus_To_v1alpha1_ImagePullRequestStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImagePushRequest_To_containers_ImagePushRequest(in *ImagePushRequest, out *containers.ImagePushRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_ImagePushRequestSpec_To_containers_ImagePushRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_ImagePushRequestStatus_To_containers_ImagePushRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_ImagePushRequest_To_containers_ImagePushRequest is an autogenerated conversion function.
+func Convert_v1alpha1_ImagePushRequest_To_containers_ImagePushRequest(in *ImagePushRequest, out *containers.ImagePushRequest, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImagePushRequest_To_containers_ImagePushRequest(in, out, s)
+}
+
+func autoConvert_containers_ImagePushRequest_To_v1alpha1_ImagePushRequest(in *containers.ImagePushRequest, out *ImagePushRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_containers_ImagePushRequestSpec_To_v1alpha1_ImagePushRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_containers_ImagePushRequestStatus_To_v1alpha1_ImagePushRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_containers_ImagePushRequest_To_v1alpha1_ImagePushRequest is an autogenerated conversion function.
+func Convert_containers_ImagePushRequest_To_v1alpha1_ImagePushRequest(in *containers.ImagePushRequest, out *ImagePushRequest, s conversion.Scope) error {
+	return autoConvert_containers_ImagePushRequest_To_v1alpha1_ImagePushRequest(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImagePushRequestList_To_containers_ImagePushRequestList(in *ImagePushRequestList, out *containers.ImagePushRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]containers.ImagePushRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_ImagePushRequestList_To_containers_ImagePushRequestList is an autogenerated conversion function.
+func Convert_v1alpha1_ImagePushRequestList_To_containers_ImagePushRequestList(in *ImagePushRequestList, out *containers.ImagePushRequestList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImagePushRequestList_To_containers_ImagePushRequestList(in, out, s)
+}
+
+func autoConvert_containers_ImagePushRequestList_To_v1alpha1_ImagePushRequestList(in *containers.ImagePushRequestList, out *ImagePushRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]ImagePushRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_containers_ImagePushRequestList_To_v1alpha1_ImagePushRequestList is an autogenerated conversion function.
+func Convert_containers_ImagePushRequestList_To_v1alpha1_ImagePushRequestList(in *containers.ImagePushRequestList, out *ImagePushRequestList, s conversion.Scope) error {
+	return autoConvert_containers_ImagePushRequestList_To_v1alpha1_ImagePushRequestList(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImagePushRequestSpec_To_containers_ImagePushRequestSpec(in *ImagePushRequestSpec, out *containers.ImagePushRequestSpec, s conversion.Scope) error {
+	*out = *(*containers.ImagePushRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ImagePushRequestSpec_To_containers_ImagePushRequestSpec is an autogenerated conversion function.
+func Convert_v1alpha1_ImagePushRequestSpec_To_containers_ImagePushRequestSpec(in *ImagePushRequestSpec, out *containers.ImagePushRequestSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImagePushRequestSpec_To_containers_ImagePushRequestSpec(in, out, s)
+}
+
+func autoConvert_containers_ImagePushRequestSpec_To_v1alpha1_ImagePushRequestSpec(in *containers.ImagePushRequestSpec, out *ImagePushRequestSpec, s conversion.Scope) error {
+	*out = *(*ImagePushRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_ImagePushRequestSpec_To_v1alpha1_ImagePushRequestSpec is an autogenerated conversion function.
+func Convert_containers_ImagePushRequestSpec_To_v1alpha1_ImagePushRequestSpec(in *containers.ImagePushRequestSpec, out *ImagePushRequestSpec, s conversion.Scope) error {
+	return autoConvert_containers_ImagePushRequestSpec_To_v1alpha1_ImagePushRequestSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImagePushRequestStatus_To_containers_ImagePushRequestStatus(in *ImagePushRequestStatus, out *containers.ImagePushRequestStatus, s conversion.Scope) error {
+	*out = *(*containers.ImagePushRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ImagePushRequestStatus_To_containers_ImagePushRequestStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ImagePushRequestStatus_To_containers_ImagePushRequestStatus(in *ImagePushRequestStatus, out *containers.ImagePushRequestStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImagePushRequestStatus_To_containers_ImagePushRequestStatus(in, out, s)
+}
+
+func autoConvert_containers_ImagePushRequestStatus_To_v1alpha1_ImagePushRequestStatus(in *containers.ImagePushRequestStatus, out *ImagePushRequestStatus, s conversion.Scope) error {
+	*out = *(*ImagePushRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_ImagePushRequestStatus_To_v1alpha1_ImagePushRequestStatus is an autogenerated conversion function.
+func Convert_containers_ImagePushRequestStatus_To_v1alpha1_ImagePushRequestStatus(in *containers.ImagePushRequestStatus, out *ImagePushRequestStatus, s conversion.Scope) error {
+	return autoConvert_containers_ImagePushRequestStatus_To_v1alpha1_ImagePushRequestStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_ImageStatus_To_containers_ImageStatus(in *ImageStatus, out *containers.ImageStatus, s conversion.Scope) error {
+	*out = *(*containers.ImageStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ImageStatus_To_containers_ImageStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ImageStatus_To_containers_ImageStatus(in *ImageStatus, out *containers.ImageStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ImageStatus_To_containers_ImageStatus(in, out, s)
+}
+
+func autoConvert_containers_ImageStatus_To_v1alpha1_ImageStatus(in *containers.ImageStatus, out *ImageStatus, s conversion.Scope) error {
+	*out = *(*ImageStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_ImageStatus_To_v1alpha1_ImageStatus is an autogenerated conversion function.
+func Convert_containers_ImageStatus_To_v1alpha1_ImageStatus(in *containers.ImageStatus, out *ImageStatus, s conversion.Scope) error {
+	return autoConvert_containers_ImageStatus_To_v1alpha1_ImageStatus(in, out, s)
+}
+
 func autoConvert_v1alpha1_PortBinding_To_containers_PortBinding(in *PortBinding, out *containers.PortBinding, s conversion.Scope) error {
 	*out = *(*containers.PortBinding)(unsafe.Pointer(in))
 	return nil
@@ -471,4 +1061,206 @@ func autoConvert_containers_PortBinding_To_v1alpha1_PortBinding(in *containers.P
 // Convert_containers_PortBinding_To_v1alpha1_PortBinding is an autogenerated conversion function.
 func Convert_containers_PortBinding_To_v1alpha1_PortBinding(in *containers.PortBinding, out *PortBinding, s conversion.Scope) error {
 	return autoConvert_containers_PortBinding_To_v1alpha1_PortBinding(in, out, s)
+}
+
+func autoConvert_v1alpha1_RequestStatus_To_containers_RequestStatus(in *RequestStatus, out *containers.RequestStatus, s conversion.Scope) error {
+	*out = *(*containers.RequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_RequestStatus_To_containers_RequestStatus is an autogenerated conversion function.
+func Convert_v1alpha1_RequestStatus_To_containers_RequestStatus(in *RequestStatus, out *containers.RequestStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_RequestStatus_To_containers_RequestStatus(in, out, s)
+}
+
+func autoConvert_containers_RequestStatus_To_v1alpha1_RequestStatus(in *containers.RequestStatus, out *RequestStatus, s conversion.Scope) error {
+	*out = *(*RequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_RequestStatus_To_v1alpha1_RequestStatus is an autogenerated conversion function.
+func Convert_containers_RequestStatus_To_v1alpha1_RequestStatus(in *containers.RequestStatus, out *RequestStatus, s conversion.Scope) error {
+	return autoConvert_containers_RequestStatus_To_v1alpha1_RequestStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_TransferProgress_To_containers_TransferProgress(in *TransferProgress, out *containers.TransferProgress, s conversion.Scope) error {
+	*out = *(*containers.TransferProgress)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_TransferProgress_To_containers_TransferProgress is an autogenerated conversion function.
+func Convert_v1alpha1_TransferProgress_To_containers_TransferProgress(in *TransferProgress, out *containers.TransferProgress, s conversion.Scope) error {
+	return autoConvert_v1alpha1_TransferProgress_To_containers_TransferProgress(in, out, s)
+}
+
+func autoConvert_containers_TransferProgress_To_v1alpha1_TransferProgress(in *containers.TransferProgress, out *TransferProgress, s conversion.Scope) error {
+	*out = *(*TransferProgress)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_TransferProgress_To_v1alpha1_TransferProgress is an autogenerated conversion function.
+func Convert_containers_TransferProgress_To_v1alpha1_TransferProgress(in *containers.TransferProgress, out *TransferProgress, s conversion.Scope) error {
+	return autoConvert_containers_TransferProgress_To_v1alpha1_TransferProgress(in, out, s)
+}
+
+func autoConvert_v1alpha1_Volume_To_containers_Volume(in *Volume, out *containers.Volume, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_VolumeStatus_To_containers_VolumeStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_Volume_To_containers_Volume is an autogenerated conversion function.
+func Convert_v1alpha1_Volume_To_containers_Volume(in *Volume, out *containers.Volume, s conversion.Scope) error {
+	return autoConvert_v1alpha1_Volume_To_containers_Volume(in, out, s)
+}
+
+func autoConvert_containers_Volume_To_v1alpha1_Volume(in *containers.Volume, out *Volume, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_containers_VolumeStatus_To_v1alpha1_VolumeStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_containers_Volume_To_v1alpha1_Volume is an autogenerated conversion function.
+func Convert_containers_Volume_To_v1alpha1_Volume(in *containers.Volume, out *Volume, s conversion.Scope) error {
+	return autoConvert_containers_Volume_To_v1alpha1_Volume(in, out, s)
+}
+
+func autoConvert_v1alpha1_VolumeCreateRequest_To_containers_VolumeCreateRequest(in *VolumeCreateRequest, out *containers.VolumeCreateRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_VolumeCreateRequestSpec_To_containers_VolumeCreateRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1alpha1_VolumeCreateRequestStatus_To_containers_VolumeCreateRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_VolumeCreateRequest_To_containers_VolumeCreateRequest is an autogenerated conversion function.
+func Convert_v1alpha1_VolumeCreateRequest_To_containers_VolumeCreateRequest(in *VolumeCreateRequest, out *containers.VolumeCreateRequest, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VolumeCreateRequest_To_containers_VolumeCreateRequest(in, out, s)
+}
+
+func autoConvert_containers_VolumeCreateRequest_To_v1alpha1_VolumeCreateRequest(in *containers.VolumeCreateRequest, out *VolumeCreateRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_containers_VolumeCreateRequestSpec_To_v1alpha1_VolumeCreateRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_containers_VolumeCreateRequestStatus_To_v1alpha1_VolumeCreateRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_containers_VolumeCreateRequest_To_v1alpha1_VolumeCreateRequest is an autogenerated conversion function.
+func Convert_containers_VolumeCreateRequest_To_v1alpha1_VolumeCreateRequest(in *containers.VolumeCreateRequest, out *VolumeCreateRequest, s conversion.Scope) error {
+	return autoConvert_containers_VolumeCreateRequest_To_v1alpha1_VolumeCreateRequest(in, out, s)
+}
+
+func autoConvert_v1alpha1_VolumeCreateRequestList_To_containers_VolumeCreateRequestList(in *VolumeCreateRequestList, out *containers.VolumeCreateRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]containers.VolumeCreateRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_VolumeCreateRequestList_To_containers_VolumeCreateRequestList is an autogenerated conversion function.
+func Convert_v1alpha1_VolumeCreateRequestList_To_containers_VolumeCreateRequestList(in *VolumeCreateRequestList, out *containers.VolumeCreateRequestList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VolumeCreateRequestList_To_containers_VolumeCreateRequestList(in, out, s)
+}
+
+func autoConvert_containers_VolumeCreateRequestList_To_v1alpha1_VolumeCreateRequestList(in *containers.VolumeCreateRequestList, out *VolumeCreateRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]VolumeCreateRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_containers_VolumeCreateRequestList_To_v1alpha1_VolumeCreateRequestList is an autogenerated conversion function.
+func Convert_containers_VolumeCreateRequestList_To_v1alpha1_VolumeCreateRequestList(in *containers.VolumeCreateRequestList, out *VolumeCreateRequestList, s conversion.Scope) error {
+	return autoConvert_containers_VolumeCreateRequestList_To_v1alpha1_VolumeCreateRequestList(in, out, s)
+}
+
+func autoConvert_v1alpha1_VolumeCreateRequestSpec_To_containers_VolumeCreateRequestSpec(in *VolumeCreateRequestSpec, out *containers.VolumeCreateRequestSpec, s conversion.Scope) error {
+	*out = *(*containers.VolumeCreateRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_VolumeCreateRequestSpec_To_containers_VolumeCreateRequestSpec is an autogenerated conversion function.
+func Convert_v1alpha1_VolumeCreateRequestSpec_To_containers_VolumeCreateRequestSpec(in *VolumeCreateRequestSpec, out *containers.VolumeCreateRequestSpec, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VolumeCreateRequestSpec_To_containers_VolumeCreateRequestSpec(in, out, s)
+}
+
+func autoConvert_containers_VolumeCreateRequestSpec_To_v1alpha1_VolumeCreateRequestSpec(in *containers.VolumeCreateRequestSpec, out *VolumeCreateRequestSpec, s conversion.Scope) error {
+	*out = *(*VolumeCreateRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_VolumeCreateRequestSpec_To_v1alpha1_VolumeCreateRequestSpec is an autogenerated conversion function.
+func Convert_containers_VolumeCreateRequestSpec_To_v1alpha1_VolumeCreateRequestSpec(in *containers.VolumeCreateRequestSpec, out *VolumeCreateRequestSpec, s conversion.Scope) error {
+	return autoConvert_containers_VolumeCreateRequestSpec_To_v1alpha1_VolumeCreateRequestSpec(in, out, s)
+}
+
+func autoConvert_v1alpha1_VolumeCreateRequestStatus_To_containers_VolumeCreateRequestStatus(in *VolumeCreateRequestStatus, out *containers.VolumeCreateRequestStatus, s conversion.Scope) error {
+	*out = *(*containers.VolumeCreateRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_VolumeCreateRequestStatus_To_containers_VolumeCreateRequestStatus is an autogenerated conversion function.
+func Convert_v1alpha1_VolumeCreateRequestStatus_To_containers_VolumeCreateRequestStatus(in *VolumeCreateRequestStatus, out *containers.VolumeCreateRequestStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VolumeCreateRequestStatus_To_containers_VolumeCreateRequestStatus(in, out, s)
+}
+
+func autoConvert_containers_VolumeCreateRequestStatus_To_v1alpha1_VolumeCreateRequestStatus(in *containers.VolumeCreateRequestStatus, out *VolumeCreateRequestStatus, s conversion.Scope) error {
+	*out = *(*VolumeCreateRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_VolumeCreateRequestStatus_To_v1alpha1_VolumeCreateRequestStatus is an autogenerated conversion function.
+func Convert_containers_VolumeCreateRequestStatus_To_v1alpha1_VolumeCreateRequestStatus(in *containers.VolumeCreateRequestStatus, out *VolumeCreateRequestStatus, s conversion.Scope) error {
+	return autoConvert_containers_VolumeCreateRequestStatus_To_v1alpha1_VolumeCreateRequestStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_VolumeList_To_containers_VolumeList(in *VolumeList, out *containers.VolumeList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]containers.Volume)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_VolumeList_To_containers_VolumeList is an autogenerated conversion function.
+func Convert_v1alpha1_VolumeList_To_containers_VolumeList(in *VolumeList, out *containers.VolumeList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VolumeList_To_containers_VolumeList(in, out, s)
+}
+
+func autoConvert_containers_VolumeList_To_v1alpha1_VolumeList(in *containers.VolumeList, out *VolumeList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]Volume)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_containers_VolumeList_To_v1alpha1_VolumeList is an autogenerated conversion function.
+func Convert_containers_VolumeList_To_v1alpha1_VolumeList(in *containers.VolumeList, out *VolumeList, s conversion.Scope) error {
+	return autoConvert_containers_VolumeList_To_v1alpha1_VolumeList(in, out, s)
+}
+
+func autoConvert_v1alpha1_VolumeStatus_To_containers_VolumeStatus(in *VolumeStatus, out *containers.VolumeStatus, s conversion.Scope) error {
+	*out = *(*containers.VolumeStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_VolumeStatus_To_containers_VolumeStatus is an autogenerated conversion function.
+func Convert_v1alpha1_VolumeStatus_To_containers_VolumeStatus(in *VolumeStatus, out *containers.VolumeStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_VolumeStatus_To_containers_VolumeStatus(in, out, s)
+}
+
+func autoConvert_containers_VolumeStatus_To_v1alpha1_VolumeStatus(in *containers.VolumeStatus, out *VolumeStatus, s conversion.Scope) error {
+	*out = *(*VolumeStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_VolumeStatus_To_v1alpha1_VolumeStatus is an autogenerated conversion function.
+func Convert_containers_VolumeStatus_To_v1alpha1_VolumeStatus(in *containers.VolumeStatus, out *VolumeStatus, s conversion.Scope) error {
+	return autoConvert_containers_VolumeStatus_To_v1alpha1_VolumeStatus(in, out, s)
 }

@@ -37,6 +37,26 @@ func (in ContainerCondition) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerCreateRequest) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerCreateRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerCreateRequestList) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerCreateRequestList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerCreateRequestSpec) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerCreateRequestSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerCreateRequestStatus) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerCreateRequestStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ContainerList) OpenAPIModelName() string {
 	return "io.rancherdesktop.containers.v1alpha1.ContainerList"
 }
@@ -72,6 +92,106 @@ func (in ContainerStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Image) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.Image"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImageList) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImageList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePullRequest) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImagePullRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePullRequestList) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImagePullRequestList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePullRequestSpec) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImagePullRequestSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePullRequestStatus) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImagePullRequestStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePushRequest) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImagePushRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePushRequestList) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImagePushRequestList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePushRequestSpec) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImagePushRequestSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImagePushRequestStatus) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImagePushRequestStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ImageStatus) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ImageStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in PortBinding) OpenAPIModelName() string {
 	return "io.rancherdesktop.containers.v1alpha1.PortBinding"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RequestStatus) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.RequestStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in TransferProgress) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.TransferProgress"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in Volume) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.Volume"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeCreateRequest) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.VolumeCreateRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeCreateRequestList) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.VolumeCreateRequestList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeCreateRequestSpec) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.VolumeCreateRequestSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeCreateRequestStatus) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.VolumeCreateRequestStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeList) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.VolumeList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeStatus) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.VolumeStatus"
 }

@@ -55,6 +55,18 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 	// Group=containers.rancherdesktop.io, Version=v1alpha1
 	case v1alpha1.SchemeGroupVersion.WithResource("containers"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().Containers().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("containercreaterequests"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().ContainerCreateRequests().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("images"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().Images().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("imagepullrequests"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().ImagePullRequests().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("imagepushrequests"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().ImagePushRequests().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("volumes"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().Volumes().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("volumecreaterequests"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().VolumeCreateRequests().Informer()}, nil
 
 	}
 

@@ -25,3 +25,51 @@ type ContainerListerExpansion interface{}
 // ContainerNamespaceListerExpansion allows custom methods to be added to
 // ContainerNamespaceLister.
 type ContainerNamespaceListerExpansion interface{}
+
+// ContainerCreateRequestListerExpansion allows custom methods to be added to
+// ContainerCreateRequestLister.
+type ContainerCreateRequestListerExpansion interface{}
+
+// ContainerCreateRequestNamespaceListerExpansion allows custom methods to be added to
+// ContainerCreateRequestNamespaceLister.
+type ContainerCreateRequestNamespaceListerExpansion interface{}
+
+// ImageListerExpansion allows custom methods to be added to
+// ImageLister.
+type ImageListerExpansion interface{}
+
+// ImageNamespaceListerExpansion allows custom methods to be added to
+// ImageNamespaceLister.
+type ImageNamespaceListerExpansion interface{}
+
+// ImagePullRequestListerExpansion allows custom methods to be added to
+// ImagePullRequestLister.
+type ImagePullRequestListerExpansion interface{}
+
+// ImagePullRequestNamespaceListerExpansion allows custom methods to be added to
+// ImagePullRequestNamespaceLister.
+type ImagePullRequestNamespaceListerExpansion interface{}
+
+// ImagePushRequestListerExpansion allows custom methods to be added to
+// ImagePushRequestLister.
+type ImagePushRequestListerExpansion interface{}
+
+// ImagePushRequestNamespaceListerExpansion allows custom methods to be added to
+// ImagePushRequestNamespaceLister.
+type ImagePushRequestNamespaceListerExpansion interface{}
+
+// VolumeListerExpansion allows custom methods to be added to
+// VolumeLister.
+type VolumeListerExpansion interface{}
+
+// VolumeNamespaceListerExpansion allows custom methods to be added to
+// VolumeNamespaceLister.
+type VolumeNamespaceListerExpansion interface{}
+
+// VolumeCreateRequestListerExpansion allows custom methods to be added to
+// VolumeCreateRequestLister.
+type VolumeCreateRequestListerExpansion interface{}
+
+// VolumeCreateRequestNamespaceListerExpansion allows custom methods to be added to
+// VolumeCreateRequestNamespaceLister.
+type VolumeCreateRequestNamespaceListerExpansion interface{}

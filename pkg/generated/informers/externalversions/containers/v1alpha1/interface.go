@@ -26,6 +26,18 @@ import (
 type Interface interface {
 	// Containers returns a ContainerInformer.
 	Containers() TypedContainerInformer
+	// ContainerCreateRequests returns a ContainerCreateRequestInformer.
+	ContainerCreateRequests() TypedContainerCreateRequestInformer
+	// Images returns a ImageInformer.
+	Images() TypedImageInformer
+	// ImagePullRequests returns a ImagePullRequestInformer.
+	ImagePullRequests() TypedImagePullRequestInformer
+	// ImagePushRequests returns a ImagePushRequestInformer.
+	ImagePushRequests() TypedImagePushRequestInformer
+	// Volumes returns a VolumeInformer.
+	Volumes() TypedVolumeInformer
+	// VolumeCreateRequests returns a VolumeCreateRequestInformer.
+	VolumeCreateRequests() TypedVolumeCreateRequestInformer
 }
 
 type version struct {
@@ -42,4 +54,34 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // Containers returns a TypedContainerInformer.
 func (v *version) Containers() TypedContainerInformer {
 	return &containerInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// ContainerCreateRequests returns a TypedContainerCreateRequestInformer.
+func (v *version) ContainerCreateRequests() TypedContainerCreateRequestInformer {
+	return &containerCreateRequestInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// Images returns a TypedImageInformer.
+func (v *version) Images() TypedImageInformer {
+	return &imageInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// ImagePullRequests returns a TypedImagePullRequestInformer.
+func (v *version) ImagePullRequests() TypedImagePullRequestInformer {
+	return &imagePullRequestInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// ImagePushRequests returns a TypedImagePushRequestInformer.
+func (v *version) ImagePushRequests() TypedImagePushRequestInformer {
+	return &imagePushRequestInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// Volumes returns a TypedVolumeInformer.
+func (v *version) Volumes() TypedVolumeInformer {
+	return &volumeInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// VolumeCreateRequests returns a TypedVolumeCreateRequestInformer.
+func (v *version) VolumeCreateRequests() TypedVolumeCreateRequestInformer {
+	return &volumeCreateRequestInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }

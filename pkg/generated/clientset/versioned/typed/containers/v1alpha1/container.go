@@ -24,6 +24,7 @@ import (
 	containersv1alpha1 "github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
 	scheme "github.com/rancher-sandbox/containers-apiserver/pkg/generated/clientset/versioned/scheme"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	types "k8s.io/apimachinery/pkg/types"
 	watch "k8s.io/apimachinery/pkg/watch"
 	gentype "k8s.io/client-go/gentype"
 )
@@ -36,9 +37,12 @@ type ContainersGetter interface {
 
 // ContainerInterface has methods to work with Container resources.
 type ContainerInterface interface {
+	Update(ctx context.Context, container *containersv1alpha1.Container, opts v1.UpdateOptions) (*containersv1alpha1.Container, error)
+	Delete(ctx context.Context, name string, opts v1.DeleteOptions) error
 	Get(ctx context.Context, name string, opts v1.GetOptions) (*containersv1alpha1.Container, error)
 	List(ctx context.Context, opts v1.ListOptions) (*containersv1alpha1.ContainerList, error)
 	Watch(ctx context.Context, opts v1.ListOptions) (watch.Interface, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts v1.PatchOptions, subresources ...string) (result *containersv1alpha1.Container, err error)
 	ContainerExpansion
 }
 

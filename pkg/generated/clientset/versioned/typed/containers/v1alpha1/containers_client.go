@@ -29,7 +29,13 @@ import (
 type ContainersV1alpha1Interface interface {
 	RESTClient() rest.Interface
 	ContainersGetter
+	ContainerCreateRequestsGetter
 	ContainerNamespacesGetter
+	ImagesGetter
+	ImagePullRequestsGetter
+	ImagePushRequestsGetter
+	VolumesGetter
+	VolumeCreateRequestsGetter
 }
 
 // ContainersV1alpha1Client is used to interact with features provided by the containers.rancherdesktop.io group.
@@ -41,8 +47,32 @@ func (c *ContainersV1alpha1Client) Containers(namespace string) ContainerInterfa
 	return newContainers(c, namespace)
 }
 
+func (c *ContainersV1alpha1Client) ContainerCreateRequests(namespace string) ContainerCreateRequestInterface {
+	return newContainerCreateRequests(c, namespace)
+}
+
 func (c *ContainersV1alpha1Client) ContainerNamespaces(namespace string) ContainerNamespaceInterface {
 	return newContainerNamespaces(c, namespace)
+}
+
+func (c *ContainersV1alpha1Client) Images(namespace string) ImageInterface {
+	return newImages(c, namespace)
+}
+
+func (c *ContainersV1alpha1Client) ImagePullRequests(namespace string) ImagePullRequestInterface {
+	return newImagePullRequests(c, namespace)
+}
+
+func (c *ContainersV1alpha1Client) ImagePushRequests(namespace string) ImagePushRequestInterface {
+	return newImagePushRequests(c, namespace)
+}
+
+func (c *ContainersV1alpha1Client) Volumes(namespace string) VolumeInterface {
+	return newVolumes(c, namespace)
+}
+
+func (c *ContainersV1alpha1Client) VolumeCreateRequests(namespace string) VolumeCreateRequestInterface {
+	return newVolumeCreateRequests(c, namespace)
 }
 
 // NewForConfig creates a new ContainersV1alpha1Client for the given config.

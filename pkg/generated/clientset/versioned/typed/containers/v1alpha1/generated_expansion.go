@@ -20,4 +20,16 @@ package v1alpha1
 
 type ContainerExpansion interface{}
 
+type ContainerCreateRequestExpansion interface{}
+
 type ContainerNamespaceExpansion interface{}
+
+type ImageExpansion interface{}
+
+type ImagePullRequestExpansion interface{}
+
+type ImagePushRequestExpansion interface{}
+
+type VolumeExpansion interface{}
+
+type VolumeCreateRequestExpansion interface{}

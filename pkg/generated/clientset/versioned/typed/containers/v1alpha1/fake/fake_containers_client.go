@@ -32,8 +32,32 @@ func (c *FakeContainersV1alpha1) Containers(namespace string) v1alpha1.Container
 	return newFakeContainers(c, namespace)
 }
 
+func (c *FakeContainersV1alpha1) ContainerCreateRequests(namespace string) v1alpha1.ContainerCreateRequestInterface {
+	return newFakeContainerCreateRequests(c, namespace)
+}
+
 func (c *FakeContainersV1alpha1) ContainerNamespaces(namespace string) v1alpha1.ContainerNamespaceInterface {
 	return newFakeContainerNamespaces(c, namespace)
+}
+
+func (c *FakeContainersV1alpha1) Images(namespace string) v1alpha1.ImageInterface {
+	return newFakeImages(c, namespace)
+}
+
+func (c *FakeContainersV1alpha1) ImagePullRequests(namespace string) v1alpha1.ImagePullRequestInterface {
+	return newFakeImagePullRequests(c, namespace)
+}
+
+func (c *FakeContainersV1alpha1) ImagePushRequests(namespace string) v1alpha1.ImagePushRequestInterface {
+	return newFakeImagePushRequests(c, namespace)
+}
+
+func (c *FakeContainersV1alpha1) Volumes(namespace string) v1alpha1.VolumeInterface {
+	return newFakeVolumes(c, namespace)
+}
+
+func (c *FakeContainersV1alpha1) VolumeCreateRequests(namespace string) v1alpha1.VolumeCreateRequestInterface {
+	return newFakeVolumeCreateRequests(c, namespace)
 }
 
 // RESTClient returns a RESTClient that is used to communicate
