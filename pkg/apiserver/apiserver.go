@@ -33,6 +33,10 @@ type ExtraConfig struct {
 	Namespace string
 	// ResyncInterval is the mirror's full-sync period; zero means its default.
 	ResyncInterval time.Duration
+	// RequestTTL is how long an ended request object stays; zero means its default.
+	RequestTTL time.Duration
+	// ActionTimeout bounds one container action; zero means its default.
+	ActionTimeout time.Duration
 	// Storage tunes the in-memory stores; zero values mean their defaults.
 	Storage memory.Options
 	// Stream tunes the log (and exec) transports: WebSocket keep-alive and limits.
@@ -114,6 +118,19 @@ func (c completedConfig) New() (*Server, error) {
 		return nil, fmt.Errorf("docker mirror: %w", err)
 	}
 
+	// Users' writes to containers (actions, deletes) go to Docker through control.
+	control, err := docker.NewControl(mirror, c.ExtraConfig.ActionTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("docker control: %w", err)
+	}
+	containersREST.UseEngine(control)
+	mirror.SetOnSynced(control.ResumeActions)
+
+	images, volumes, imagesREST, volumesREST, err := newImagesAndVolumes(nsCtx, c.ExtraConfig, getter)
+	if err != nil {
+		return nil, err
+	}
+
 	logs, err := docker.NewLogs(c.ExtraConfig.DockerHost, mirror.Ready)
 	if err != nil {
 		return nil, fmt.Errorf("docker logs: %w", err)
@@ -127,6 +144,15 @@ func (c completedConfig) New() (*Server, error) {
 		// The predecessor's name; kube-apiserver treats only "log" as long-running.
 		"containers/logs":     logREST,
 		"containernamespaces": namespacesREST,
+		"images":              imagesREST,
+		"volumes":             volumesREST,
+	}
+	requestsStorage, err := installRequests(gs, getter, c.ExtraConfig, mirror.Ready)
+	if err != nil {
+		return nil, fmt.Errorf("request objects: %w", err)
+	}
+	for name, s := range requestsStorage {
+		groupInfo.VersionedResourcesStorageMap[v1alpha1.SchemeGroupVersion.Version][name] = s
 	}
 	if err := gs.InstallAPIGroup(&groupInfo); err != nil {
 		return nil, err
@@ -156,6 +182,7 @@ func (c completedConfig) New() (*Server, error) {
 	if err := gs.AddPreShutdownHook("docker-mirror", func() error {
 		collector.remove(getter)
 		stopMirror()
+		control.Stop()
 		defer logs.Close()
 		select {
 		case <-mirrorDone:
@@ -164,6 +191,10 @@ func (c completedConfig) New() (*Server, error) {
 			return fmt.Errorf("docker mirror did not stop within %s", mirrorStopTimeout)
 		}
 	}); err != nil {
+		stopMirror()
+		return nil, err
+	}
+	if err := startImagesAndVolumes(mirrorCtx, gs, stopMirror, images, volumes); err != nil {
 		stopMirror()
 		return nil, err
 	}

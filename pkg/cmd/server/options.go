@@ -45,6 +45,10 @@ type Options struct {
 	Namespace string
 	// ResyncInterval is the mirror's full-sync period.
 	ResyncInterval time.Duration
+	// RequestTTL is how long an ended request object stays before it is deleted.
+	RequestTTL time.Duration
+	// ActionTimeout bounds one container action.
+	ActionTimeout time.Duration
 	// Stream tunes the log WebSocket keep-alive.
 	Stream stream.Options
 
@@ -93,6 +97,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"How long a WebSocket client may stay silent (no pong, no message) before it is disconnected.")
 	fs.DurationVar(&o.ResyncInterval, "resync-interval", docker.DefaultResyncInterval,
 		"How often the mirror re-lists Docker while connected, to repair anything an event missed.")
+	fs.DurationVar(&o.RequestTTL, "request-ttl", docker.DefaultRequestTTL,
+		"How long a request object (containercreaterequests, imagepullrequests, ...) stays after it is Complete or Failed before it is deleted.")
+	fs.DurationVar(&o.ActionTimeout, "action-timeout", docker.DefaultActionTimeout,
+		"How long a container action (the containers.rancherdesktop.io/action annotation) may take before it is recorded as Failed.")
 }
 
 // Complete applies the mode's defaults after parsing.
@@ -170,6 +178,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			DockerHost:     o.DockerHost,
 			Namespace:      o.Namespace,
 			ResyncInterval: o.ResyncInterval,
+			RequestTTL:     o.RequestTTL,
+			ActionTimeout:  o.ActionTimeout,
 			Stream:         o.Stream,
 		},
 	}

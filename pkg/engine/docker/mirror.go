@@ -153,6 +153,9 @@ type Mirror struct {
 	parallelism int
 	dial        func(host string) (dockerAPI, error)
 	repairGrace time.Duration
+	// onSynced runs in the session goroutine after each connect's full sync
+	// (SetOnSynced, before Run).
+	onSynced func(ctx context.Context)
 
 	// locks serialises inspection + write per container; it has its own lock.
 	locks keyLocks
@@ -266,6 +269,11 @@ func New(cfg Config) (*Mirror, error) {
 func newClient(host string, opts ...client.Opt) (*client.Client, error) {
 	return client.NewClientWithOpts(append([]client.Opt{client.WithHost(host), client.WithAPIVersionNegotiation()}, opts...)...)
 }
+
+// SetOnSynced sets a function to run after each (re)connect's first full
+// sync, in the Mirror's goroutine; it must not block for long. Call it
+// before Run.
+func (m *Mirror) SetOnSynced(f func(ctx context.Context)) { m.onSynced = f }
 
 // Ready returns nil when the mirrors equal Docker's containers as of the last
 // full sync and the event stream is connected; otherwise an error saying why.
@@ -424,6 +432,9 @@ func (m *Mirror) session(ctx context.Context) (synced bool, err error) {
 		return false, fmt.Errorf("docker event stream from %s lost: %w", m.host, <-lost)
 	}
 	logger.Info("Docker containers mirrored; following events", "since", since)
+	if m.onSynced != nil {
+		m.onSynced(ctx)
+	}
 
 	for range m.parallelism {
 		wg.Add(1)

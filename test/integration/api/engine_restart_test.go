@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
 	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
 )
 
@@ -63,6 +66,17 @@ func TestDockerdKilledAndRestarted(t *testing.T) {
 	}
 
 	kept := runContainer(t, host, testenv.UniqueName(t, "kept"))
+	volName := testenv.UniqueName(t, "keptvol")
+	testenv.MustDocker(t, host, "volume", "create", volName)
+	imageID := testenv.MustDocker(t, host, "image", "inspect", "-f", "{{.ID}}", testenv.BusyboxImage)
+	imageObj, volObj := docker.ImageName(imageID, testenv.BusyboxImage), docker.VolumeName(volName)
+	eventually(t, "image and volume mirrored", func() error {
+		if _, err := s.Client.ContainersV1alpha1().Images(s.Namespace).Get(context.Background(), imageObj, metav1.GetOptions{}); err != nil {
+			return err
+		}
+		_, err := s.Client.ContainersV1alpha1().Volumes(s.Namespace).Get(context.Background(), volObj, metav1.GetOptions{})
+		return err
+	})
 	removed := testenv.MustDocker(t, host, "create", "--name", testenv.UniqueName(t, "removed"), testenv.BusyboxImage, "true")
 	registryEqualsDocker(t, s, host)
 
@@ -96,6 +110,40 @@ func TestDockerdKilledAndRestarted(t *testing.T) {
 		t.Fatalf("mirror of %s gone while Docker was down: %v", kept, err)
 	}
 
+	// Every write answers 503 with the reason meanwhile, and changes nothing.
+	expect503 := func(what string, err error) {
+		t.Helper()
+		if !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "docker") {
+			t.Errorf("%s while Docker is down: %v, want 503 naming the engine", what, err)
+		}
+	}
+	expect503("an action", annotate(s, kept, "pause"))
+	expect503("a delete", s.Client.ContainersV1alpha1().Containers(s.Namespace).Delete(context.Background(), kept, metav1.DeleteOptions{}))
+	expect503("an image delete", s.Client.ContainersV1alpha1().Images(s.Namespace).Delete(context.Background(), imageObj, metav1.DeleteOptions{}))
+	expect503("a volume delete", s.Client.ContainersV1alpha1().Volumes(s.Namespace).Delete(context.Background(), volObj, metav1.DeleteOptions{}))
+	_, err = s.Client.ContainersV1alpha1().VolumeCreateRequests(s.Namespace).Create(context.Background(),
+		&v1alpha1.VolumeCreateRequest{ObjectMeta: metav1.ObjectMeta{GenerateName: "outage-"}}, metav1.CreateOptions{})
+	expect503("a request", err)
+	for what, get := range map[string]func() error{
+		"image": func() error {
+			_, err := s.Client.ContainersV1alpha1().Images(s.Namespace).Get(context.Background(), imageObj, metav1.GetOptions{})
+			return err
+		},
+		"volume": func() error {
+			_, err := s.Client.ContainersV1alpha1().Volumes(s.Namespace).Get(context.Background(), volObj, metav1.GetOptions{})
+			return err
+		},
+	} {
+		if err := get(); err != nil {
+			t.Errorf("the %s mirror is gone while Docker is down: %v", what, err)
+		}
+	}
+	if c, err := s.Client.ContainersV1alpha1().Containers(s.Namespace).Get(context.Background(), kept, metav1.GetOptions{}); err != nil {
+		t.Fatalf("mirror of %s gone after refused writes: %v", kept, err)
+	} else if _, pending := c.Annotations[v1alpha1.ActionAnnotation]; pending {
+		t.Errorf("a refused action was stored: %v", c.Annotations)
+	}
+
 	host2, _ := start()
 	if host2 != host {
 		t.Fatalf("restarted daemon moved from %s to %s", host, host2)
@@ -110,6 +158,15 @@ func TestDockerdKilledAndRestarted(t *testing.T) {
 		return nil
 	})
 	registryEqualsDocker(t, s, host)
+
+	// Writes work again (the daemon's restart stopped the container).
+	cw := watchContainers(t, s, metav1.ListOptions{FieldSelector: "metadata.name=" + kept})
+	if err := annotate(s, kept, "start"); err != nil {
+		t.Fatalf("an action after Docker came back: %v", err)
+	}
+	if la := waitAction(cw, kept, "start"); la.State != "Succeeded" {
+		t.Errorf("start after Docker came back: %+v", la)
+	}
 }
 
 // registryEqualsDocker waits until the served Containers are exactly the

@@ -200,6 +200,33 @@ func TestKubectl(t *testing.T) {
 		testenv.MustDocker(t, host, "unpause", id)
 		expectLine(t, lines, id, "Up ", "!(Paused)")
 	})
+	// The documented way to drive a container: annotate, then wait for the outcome.
+	t.Run("annotate-and-wait", func(t *testing.T) {
+		for _, step := range []struct{ action, dockerStatus string }{{"pause", "paused"}, {"unpause", "running"}} {
+			c.kubectl("annotate", resource, id, "containers.rancherdesktop.io/action="+step.action, "--overwrite")
+			c.kubectl("wait", resource+"/"+id, "--for=jsonpath={.status.lastAction.action}="+step.action, "--timeout=60s")
+			c.kubectl("wait", resource+"/"+id, "--for=jsonpath={.status.lastAction.state}=Succeeded", "--timeout=60s")
+			if got := testenv.MustDocker(t, host, "inspect", "-f", "{{.State.Status}}", id); got != step.dockerStatus {
+				t.Errorf("after %s Docker says %s, want %s", step.action, got, step.dockerStatus)
+			}
+		}
+		out, err := exec.Command("kubectl", "--kubeconfig", c.kubeconfig, "annotate", resource, id,
+			"containers.rancherdesktop.io/action=explode", "--overwrite").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "Unsupported value") || !strings.Contains(string(out), "pause") {
+			t.Errorf("an invalid action was not refused with the valid values: %v\n%s", err, out)
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		gone := testenv.MustDocker(t, host, "run", "-d", "--name", testenv.UniqueName(t, "kdel"), testenv.BusyboxImage, "sleep", "600")
+		waitOutput(t, func() string { return c.kubectl("get", resource) }, gone)
+		c.kubectl("delete", resource, gone)
+		if out, err := testenv.Docker(context.Background(), host, "inspect", gone); err == nil {
+			t.Errorf("the container is still in Docker after kubectl delete returned:\n%s", out)
+		}
+		if out := c.kubectl("get", resource, "--field-selector", "metadata.name="+gone, "-o", "name"); strings.TrimSpace(out) != "" {
+			t.Errorf("the mirror is still listed after kubectl delete returned:\n%s", out)
+		}
+	})
 }
 
 // waitOutput reruns get until its output holds every word.
