@@ -1,0 +1,21 @@
+package volume
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
+)
+
+// NewREST builds the volumes resource on the storage optsGetter provides. Only
+// the Docker volume mirror writes Volumes, through the returned Store; remove
+// carries out deletes (it may be set on the result later, before serving).
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, remove registry.Remover) (*registry.Deletable, error) {
+	return registry.NewDeletableMirror(scheme, optsGetter, registry.MirrorStoreOptions{
+		Resource: "volumes", Singular: "volume", Short: []string{"vol"},
+		NewFunc:     func() runtime.Object { return &containers.Volume{} },
+		NewListFunc: func() runtime.Object { return &containers.VolumeList{} },
+		AttrFunc:    GetAttrs, Predicate: Match, Table: tableConvertor{},
+	}, remove)
+}
