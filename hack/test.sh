@@ -23,6 +23,10 @@ DOCKER_HOST=$(hack/ensure-docker.sh | tail -n1)
 export DOCKER_HOST
 hack/build-busybox-image.sh -H "$DOCKER_HOST"
 
+echo "== local registry (image pull and push tests)"
+CA_TEST_REGISTRY=$(hack/start-registry.sh | tail -n1)
+export CA_TEST_REGISTRY
+
 echo "== go test -race ./..."
 # Packages run one after another (-p 1): they share one Docker engine and two cores.
 go test -race -count=1 -p 1 -timeout 45m ./... "$@"
