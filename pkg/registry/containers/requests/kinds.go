@@ -22,8 +22,6 @@ type kind struct {
 	clearStatus func(obj runtime.Object)
 	// summary returns what the table shows of obj.
 	summary func(obj runtime.Object) summary
-	// items returns the objects of a list of this kind.
-	items func(list runtime.Object) ([]runtime.Object, bool)
 }
 
 // summary is what the table shows of a request.
@@ -57,17 +55,6 @@ var kinds = []*kind{
 			}
 			return summary{target: target, result: o.Status.ContainerID, conditions: o.Status.Conditions}
 		},
-		items: func(list runtime.Object) ([]runtime.Object, bool) {
-			l, ok := list.(*containers.ContainerCreateRequestList)
-			if !ok {
-				return nil, false
-			}
-			out := make([]runtime.Object, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, true
-		},
 	},
 	{
 		resource: ImagePullRequests, singular: "imagepullrequest", short: []string{"pullreq"},
@@ -87,17 +74,6 @@ var kinds = []*kind{
 			o := obj.(*containers.ImagePullRequest)
 			return summary{target: o.Spec.RepoTag, result: o.Status.ImageID, conditions: o.Status.Conditions, progress: o.Status.Progress}
 		},
-		items: func(list runtime.Object) ([]runtime.Object, bool) {
-			l, ok := list.(*containers.ImagePullRequestList)
-			if !ok {
-				return nil, false
-			}
-			out := make([]runtime.Object, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, true
-		},
 	},
 	{
 		resource: ImagePushRequests, singular: "imagepushrequest", short: []string{"pushreq"},
@@ -116,17 +92,6 @@ var kinds = []*kind{
 		summary: func(obj runtime.Object) summary {
 			o := obj.(*containers.ImagePushRequest)
 			return summary{target: o.Spec.ImageRef, result: o.Status.Digest, conditions: o.Status.Conditions, progress: o.Status.Progress}
-		},
-		items: func(list runtime.Object) ([]runtime.Object, bool) {
-			l, ok := list.(*containers.ImagePushRequestList)
-			if !ok {
-				return nil, false
-			}
-			out := make([]runtime.Object, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, true
 		},
 	},
 	{
@@ -150,17 +115,6 @@ var kinds = []*kind{
 				target = "<generated>"
 			}
 			return summary{target: target, result: o.Status.VolumeName, conditions: o.Status.Conditions}
-		},
-		items: func(list runtime.Object) ([]runtime.Object, bool) {
-			l, ok := list.(*containers.VolumeCreateRequestList)
-			if !ok {
-				return nil, false
-			}
-			out := make([]runtime.Object, len(l.Items))
-			for i := range l.Items {
-				out[i] = &l.Items[i]
-			}
-			return out, true
 		},
 	},
 }

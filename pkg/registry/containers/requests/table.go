@@ -30,8 +30,10 @@ func (c tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, ta
 	if opts, ok := tableOptions.(*metav1.TableOptions); !ok || !opts.NoHeaders {
 		table.ColumnDefinitions = tableColumns
 	}
-	objs, isList := c.kind.items(obj)
-	if !isList {
+	isList := meta.IsListType(obj)
+	objs, err := meta.ExtractList(obj)
+	if !isList || err != nil {
+		isList = false
 		if _, err := meta.Accessor(obj); err != nil {
 			return nil, fmt.Errorf("cannot render %T as a %s table", obj, c.kind.resource)
 		}
