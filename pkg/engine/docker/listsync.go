@@ -161,12 +161,8 @@ func (m *listMirror[O]) Run(ctx context.Context) {
 		delay := backoffDelay(attempt, m.backoffCap)
 		attempt++
 		logger.Error(err, "Docker connection failed; mirrors kept as they are until the next sync", "retryIn", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, delay) {
 			return
-		case <-t.C:
 		}
 	}
 }

@@ -351,14 +351,22 @@ func (m *Mirror) Run(ctx context.Context) {
 		delay := backoffDelay(attempt, m.backoffCap)
 		attempt++
 		logger.Error(err, "Docker connection failed; mirrors kept as they are until the next sync", "retryIn", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleepCtx(ctx, delay) {
 			return
-		case <-t.C:
 		}
 		reconnectsTotal.Inc()
+	}
+}
+
+// sleepCtx waits d, or less when ctx ends first; it reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

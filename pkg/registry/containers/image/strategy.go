@@ -2,25 +2,15 @@
 package image
 
 import (
-	"fmt"
-
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 )
 
 // GetAttrs returns the labels and the selectable fields of an Image.
-func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
-	img, ok := obj.(*containers.Image)
-	if !ok {
-		return nil, nil, fmt.Errorf("given object is not an Image: %T", obj)
-	}
-	return labels.Set(img.Labels), SelectableFields(img), nil
-}
+var GetAttrs = registry.AttrsFunc(SelectableFields)
 
 // SelectableFields are the fields a field selector on images may use; keep in
 // step with v1alpha1.ImageSelectableFields.
@@ -32,6 +22,4 @@ func SelectableFields(img *containers.Image) fields.Set {
 }
 
 // Match returns the predicate that filters Images by label and field selectors.
-func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
-}
+var Match = registry.MatchFunc(GetAttrs)

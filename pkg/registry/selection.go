@@ -1,0 +1,35 @@
+package registry
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/storage"
+)
+
+// AttrsFunc returns the storage.AttrFunc of a kind: its labels and the fields
+// fieldsOf says a field selector may use.
+func AttrsFunc[T interface {
+	runtime.Object
+	metav1.Object
+}](fieldsOf func(T) fields.Set) storage.AttrFunc {
+	return func(obj runtime.Object) (labels.Set, fields.Set, error) {
+		o, ok := obj.(T)
+		if !ok {
+			var want T
+			return nil, nil, fmt.Errorf("given object is a %T, not a %T", obj, want)
+		}
+		return labels.Set(o.GetLabels()), fieldsOf(o), nil
+	}
+}
+
+// MatchFunc returns the predicate that filters a kind by label and field
+// selectors, given its AttrFunc.
+func MatchFunc(attrs storage.AttrFunc) func(labels.Selector, fields.Selector) storage.SelectionPredicate {
+	return func(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+		return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: attrs}
+	}
+}
