@@ -1,5 +1,5 @@
 # containers-apiserver: see README.md.
-.PHONY: all build install run test bench codegen verify-codegen clean
+.PHONY: all build install run test e2e bench codegen verify-codegen clean
 
 all: build
 
@@ -16,6 +16,10 @@ run:
 
 test:
 	hack/test.sh
+
+# End-to-end: etcd + kube-apiserver + this server behind an APIService (see hack/e2e.sh).
+e2e:
+	hack/e2e.sh
 
 bench:
 	hack/bench.sh

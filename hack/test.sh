@@ -30,3 +30,6 @@ export CA_TEST_REGISTRY
 echo "== go test -race ./..."
 # Packages run one after another (-p 1): they share one Docker engine and two cores.
 go test -race -count=1 -p 1 -timeout 45m ./... "$@"
+
+echo "== end-to-end (behind kube-apiserver): hack/e2e.sh"
+hack/e2e.sh

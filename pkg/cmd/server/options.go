@@ -75,11 +75,6 @@ func NewOptions() *Options {
 	// Priority and fairness needs a core Kubernetes client; the max-in-flight
 	// filter takes its place.
 	o.RecommendedOptions.Features.EnablePriorityAndFairness = false
-	// Behind the aggregation layer every log follow of every user is one
-	// HTTP/2 stream on a few connections from kube-apiserver; the library's
-	// default of 100 per connection would queue the 101st. Same as
-	// kube-apiserver's own default.
-	o.RecommendedOptions.SecureServing.HTTP2MaxStreamsPerConnection = 1000
 	return o
 }
 
