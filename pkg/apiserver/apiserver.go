@@ -54,6 +54,8 @@ type Config struct {
 type completedConfig struct {
 	GenericConfig genericapiserver.CompletedConfig
 	ExtraConfig   *ExtraConfig
+	// gate holds the API group back until the first sync (set by Complete).
+	gate *firstSyncGate
 }
 
 // CompletedConfig can only be made by Complete, so New always sees defaults filled in.
@@ -72,7 +74,13 @@ type Server struct {
 
 // Complete fills in the defaults.
 func (cfg *Config) Complete() CompletedConfig {
-	c := completedConfig{cfg.GenericConfig.Complete(), &cfg.ExtraConfig}
+	gate := &firstSyncGate{}
+	if build := cfg.GenericConfig.BuildHandlerChainFunc; build != nil {
+		cfg.GenericConfig.BuildHandlerChainFunc = func(h http.Handler, gc *genericapiserver.Config) http.Handler {
+			return build(gate.wrap(h), gc)
+		}
+	}
+	c := completedConfig{cfg.GenericConfig.Complete(), &cfg.ExtraConfig, gate}
 	if c.ExtraConfig.Namespace == "" {
 		c.ExtraConfig.Namespace = docker.DefaultNamespace
 	}
@@ -197,6 +205,10 @@ func (c completedConfig) New() (*Server, error) {
 	if err := startImagesAndVolumes(mirrorCtx, gs, stopMirror, images, volumes); err != nil {
 		stopMirror()
 		return nil, err
+	}
+	if c.gate != nil {
+		synced := func() bool { return mirror.Ready() == nil && images.Ready() == nil && volumes.Ready() == nil }
+		c.gate.synced.Store(&synced)
 	}
 	if c.ExtraConfig.OnListening != nil {
 		// Post-start hooks run once the listener is bound and serving.
