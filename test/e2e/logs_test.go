@@ -43,6 +43,16 @@ func TestKubectlRawFollow(t *testing.T) {
 	ExpectLine(t, lines, 30*time.Second, "tick-2")
 }
 
+// transportFor is a fresh transport for user speaking proto: "HTTP/2" or "HTTP/1.1".
+func (e *Env) transportFor(t *testing.T, user, proto string) *http.Transport {
+	tr := e.Transport(t, user)
+	if proto == "HTTP/1.1" {
+		tr.ForceAttemptHTTP2 = false
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return tr
+}
+
 // openFollow opens a follow stream over plain (chunked) HTTP through
 // kube-apiserver as user and returns its lines.
 func (e *Env) openFollow(t *testing.T, ctx context.Context, tr http.RoundTripper, user, id, sub string) (<-chan string, <-chan error) {
@@ -93,11 +103,7 @@ func TestFollowOutlivesRequestTimeout(t *testing.T) {
 	e.WaitMirrored(t, id)
 	for _, proto := range []string{"HTTP/2", "HTTP/1.1"} {
 		t.Run(strings.ReplaceAll(proto, "/", ""), func(t *testing.T) {
-			tr := e.Transport(t, LogReader)
-			if proto == "HTTP/1.1" {
-				tr.ForceAttemptHTTP2 = false
-				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-			}
+			tr := e.transportFor(t, LogReader, proto)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			start := time.Now()
@@ -197,11 +203,7 @@ func TestLogsNameCutAtRequestTimeout(t *testing.T) {
 	e.WaitMirrored(t, id)
 	for _, proto := range []string{"HTTP/2", "HTTP/1.1"} {
 		t.Run(strings.ReplaceAll(proto, "/", ""), func(t *testing.T) {
-			tr := e.Transport(t, LogReader)
-			if proto == "HTTP/1.1" {
-				tr.ForceAttemptHTTP2 = false
-				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
-			}
+			tr := e.transportFor(t, LogReader, proto)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			start := time.Now()
