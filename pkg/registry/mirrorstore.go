@@ -5,8 +5,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -22,13 +20,15 @@ type MirrorStoreOptions struct {
 	// Resource and Singular are the plural and singular resource names.
 	Resource, Singular   string
 	NewFunc, NewListFunc func() runtime.Object
-	// AttrFunc gives an object's labels and selectable fields; Predicate
-	// filters by label and field selectors with it.
-	AttrFunc  storage.AttrFunc
-	Predicate func(labels.Selector, fields.Selector) storage.SelectionPredicate
-	Table     rest.TableConvertor
+	// AttrFunc gives an object's labels and selectable fields; the store
+	// filters label and field selectors with it.
+	AttrFunc storage.AttrFunc
+	Table    rest.TableConvertor // default: name and age
 	// Short are the short names kubectl accepts.
 	Short []string
+	// UpdateStrategy, if set, replaces the MirrorStrategy for updates (for
+	// resources whose metadata users may change).
+	UpdateStrategy rest.RESTUpdateStrategy
 }
 
 // NewDeletableMirror builds a mirrored resource that users may delete: get,
@@ -46,16 +46,23 @@ func NewDeletableMirror(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGe
 // the MirrorStrategy, on the storage optsGetter provides.
 func NewMirrorStore(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, o MirrorStoreOptions) (*genericregistry.Store, error) {
 	s := NewMirrorStrategy(scheme)
+	var update rest.RESTUpdateStrategy = s
+	if o.UpdateStrategy != nil {
+		update = o.UpdateStrategy
+	}
+	table := o.Table
+	if table == nil {
+		table = rest.NewDefaultTableConvertor(containers.Resource(o.Resource))
+	}
 	store := &genericregistry.Store{
 		NewFunc:                   o.NewFunc,
 		NewListFunc:               o.NewListFunc,
-		PredicateFunc:             o.Predicate,
 		DefaultQualifiedResource:  containers.Resource(o.Resource),
 		SingularQualifiedResource: containers.Resource(o.Singular),
 		CreateStrategy:            s,
-		UpdateStrategy:            s,
+		UpdateStrategy:            update,
 		DeleteStrategy:            s,
-		TableConvertor:            o.Table,
+		TableConvertor:            table,
 	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: o.AttrFunc}); err != nil {
 		return nil, err

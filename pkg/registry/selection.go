@@ -25,11 +25,3 @@ func AttrsFunc[T interface {
 		return labels.Set(o.GetLabels()), fieldsOf(o), nil
 	}
 }
-
-// MatchFunc returns the predicate that filters a kind by label and field
-// selectors, given its AttrFunc.
-func MatchFunc(attrs storage.AttrFunc) func(labels.Selector, fields.Selector) storage.SelectionPredicate {
-	return func(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-		return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: attrs}
-	}
-}

@@ -7,7 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
@@ -44,19 +43,14 @@ type Engine interface {
 // NewREST builds the containers resource on the storage optsGetter provides.
 // Only the Docker mirror writes Containers' status, through the returned Store.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, error) {
-	s := registry.NewMirrorStrategy(scheme)
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &containers.Container{} },
-		NewListFunc:               func() runtime.Object { return &containers.ContainerList{} },
-		PredicateFunc:             Match,
-		DefaultQualifiedResource:  containers.Resource("containers"),
-		SingularQualifiedResource: containers.Resource("container"),
-		CreateStrategy:            s,
-		UpdateStrategy:            updateStrategy{s},
-		DeleteStrategy:            s,
-		TableConvertor:            tableConvertor{},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+	store, err := registry.NewMirrorStore(scheme, optsGetter, registry.MirrorStoreOptions{
+		Resource: "containers", Singular: "container", Short: []string{"ctr"},
+		NewFunc:     func() runtime.Object { return &containers.Container{} },
+		NewListFunc: func() runtime.Object { return &containers.ContainerList{} },
+		AttrFunc:    GetAttrs, Table: tableConvertor{},
+		UpdateStrategy: updateStrategy{registry.NewMirrorStrategy(scheme)},
+	})
+	if err != nil {
 		return nil, err
 	}
 	r := &REST{Deletable: &registry.Deletable{

@@ -21,6 +21,3 @@ func SelectableFields(c *containers.Container) fields.Set {
 	f["status.image"] = c.Status.Image
 	return f
 }
-
-// Match returns the predicate that filters Containers by label and field selectors.
-var Match = registry.MatchFunc(GetAttrs)

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 )
 
 // tableColumns are what `kubectl get` shows; Priority 1 columns appear with -o wide.
@@ -32,39 +32,17 @@ var tableColumns = []metav1.TableColumnDefinition{
 type tableConvertor struct{}
 
 func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{}
-	if opts, ok := tableOptions.(*metav1.TableOptions); !ok || !opts.NoHeaders {
-		table.ColumnDefinitions = tableColumns
-	}
 	now := time.Now()
-	addRow := func(c *containers.Container) {
-		table.Rows = append(table.Rows, metav1.TableRow{
-			Object: runtime.RawExtension{Object: c},
-			Cells: []interface{}{
-				c.Name, c.Status.Name, imageColumn(c), statusColumn(c, now), portsColumn(c.Status.Ports),
-				ageColumn(c.CreationTimestamp, now), commandColumn(c), createdColumn(c),
-			},
-		})
-	}
-	switch t := obj.(type) {
-	case *containers.Container:
-		addRow(t)
-	case *containers.ContainerList:
-		table.Rows = make([]metav1.TableRow, 0, len(t.Items))
-		for i := range t.Items {
-			addRow(&t.Items[i])
+	return registry.NewTable(obj, tableOptions, tableColumns, func(o runtime.Object) ([]any, error) {
+		c, ok := o.(*containers.Container)
+		if !ok {
+			return nil, fmt.Errorf("cannot render %T as a container table", o)
 		}
-	default:
-		return nil, fmt.Errorf("cannot render %T as a container table", obj)
-	}
-	if m, err := meta.ListAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-		table.Continue = m.GetContinue()
-		table.RemainingItemCount = m.GetRemainingItemCount()
-	} else if m, err := meta.CommonAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-	}
-	return table, nil
+		return []any{
+			c.Name, c.Status.Name, imageColumn(c), statusColumn(c, now), portsColumn(c.Status.Ports),
+			registry.Age(&c.CreationTimestamp, now), commandColumn(c), createdColumn(c),
+		}, nil
+	})
 }
 
 func imageColumn(c *containers.Container) string {
@@ -135,13 +113,6 @@ func portsColumn(ports []containers.ContainerPort) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
-}
-
-func ageColumn(t metav1.Time, now time.Time) string {
-	if t.IsZero() {
-		return "<unknown>"
-	}
-	return duration.HumanDuration(now.Sub(t.Time))
 }
 
 func commandColumn(c *containers.Container) string {

@@ -9,8 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
@@ -19,18 +17,12 @@ import (
 
 // NewREST builds the containernamespaces resource on the storage optsGetter provides.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*registry.ReadOnly, error) {
-	s := registry.NewMirrorStrategy(scheme)
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &containers.ContainerNamespace{} },
-		NewListFunc:               func() runtime.Object { return &containers.ContainerNamespaceList{} },
-		DefaultQualifiedResource:  containers.Resource("containernamespaces"),
-		SingularQualifiedResource: containers.Resource("containernamespace"),
-		CreateStrategy:            s,
-		UpdateStrategy:            s,
-		DeleteStrategy:            s,
-		TableConvertor:            rest.NewDefaultTableConvertor(containers.Resource("containernamespaces")),
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
+	store, err := registry.NewMirrorStore(scheme, optsGetter, registry.MirrorStoreOptions{
+		Resource: "containernamespaces", Singular: "containernamespace",
+		NewFunc:     func() runtime.Object { return &containers.ContainerNamespace{} },
+		NewListFunc: func() runtime.Object { return &containers.ContainerNamespaceList{} },
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &registry.ReadOnly{Store: store, Singular: "containernamespace"}, nil

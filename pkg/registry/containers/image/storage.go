@@ -16,6 +16,6 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, remov
 		Resource: "images", Singular: "image", Short: []string{"img"},
 		NewFunc:     func() runtime.Object { return &containers.Image{} },
 		NewListFunc: func() runtime.Object { return &containers.ImageList{} },
-		AttrFunc:    GetAttrs, Predicate: Match, Table: tableConvertor{},
+		AttrFunc:    GetAttrs, Table: tableConvertor{},
 	}, remove)
 }

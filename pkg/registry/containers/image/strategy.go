@@ -20,6 +20,3 @@ func SelectableFields(img *containers.Image) fields.Set {
 	f["status.repoTag"] = img.Status.RepoTag
 	return f
 }
-
-// Match returns the predicate that filters Images by label and field selectors.
-var Match = registry.MatchFunc(GetAttrs)

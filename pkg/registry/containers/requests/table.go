@@ -8,9 +8,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 )
 
 var tableColumns = []metav1.TableColumnDefinition{
@@ -26,45 +26,17 @@ var tableColumns = []metav1.TableColumnDefinition{
 type tableConvertor struct{ kind *kind }
 
 func (c tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{}
-	if opts, ok := tableOptions.(*metav1.TableOptions); !ok || !opts.NoHeaders {
-		table.ColumnDefinitions = tableColumns
-	}
-	isList := meta.IsListType(obj)
-	objs, err := meta.ExtractList(obj)
-	if !isList || err != nil {
-		isList = false
-		if _, err := meta.Accessor(obj); err != nil {
-			return nil, fmt.Errorf("cannot render %T as a %s table", obj, c.kind.resource)
-		}
-		objs = []runtime.Object{obj}
-	}
 	now := time.Now()
-	table.Rows = make([]metav1.TableRow, 0, len(objs))
-	for _, o := range objs {
+	return registry.NewTable(obj, tableOptions, tableColumns, func(o runtime.Object) ([]any, error) {
 		m, err := meta.Accessor(o)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("cannot render %T as a %s table", o, c.kind.resource)
 		}
 		s := c.kind.summary(o)
 		phase, message := Phase(s.conditions, s.progress)
-		age := "<unknown>"
-		if ts := m.GetCreationTimestamp(); !ts.IsZero() {
-			age = duration.HumanDuration(now.Sub(ts.Time))
-		}
-		table.Rows = append(table.Rows, metav1.TableRow{
-			Object: runtime.RawExtension{Object: o},
-			Cells:  []interface{}{m.GetName(), s.target, phase, age, s.result, message},
-		})
-	}
-	if m, err := meta.ListAccessor(obj); err == nil && isList {
-		table.ResourceVersion = m.GetResourceVersion()
-		table.Continue = m.GetContinue()
-		table.RemainingItemCount = m.GetRemainingItemCount()
-	} else if m, err := meta.CommonAccessor(obj); err == nil {
-		table.ResourceVersion = m.GetResourceVersion()
-	}
-	return table, nil
+		created := m.GetCreationTimestamp()
+		return []any{m.GetName(), s.target, phase, registry.Age(&created, now), s.result, message}, nil
+	})
 }
 
 // Phase words a request's state: Complete or Failed once a condition says

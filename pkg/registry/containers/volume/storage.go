@@ -16,6 +16,6 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, remov
 		Resource: "volumes", Singular: "volume", Short: []string{"vol"},
 		NewFunc:     func() runtime.Object { return &containers.Volume{} },
 		NewListFunc: func() runtime.Object { return &containers.VolumeList{} },
-		AttrFunc:    GetAttrs, Predicate: Match, Table: tableConvertor{},
+		AttrFunc:    GetAttrs, Table: tableConvertor{},
 	}, remove)
 }

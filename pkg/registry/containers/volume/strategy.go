@@ -19,6 +19,3 @@ func SelectableFields(v *containers.Volume) fields.Set {
 	f["status.name"] = v.Status.Name
 	return f
 }
-
-// Match returns the predicate that filters Volumes by label and field selectors.
-var Match = registry.MatchFunc(GetAttrs)
