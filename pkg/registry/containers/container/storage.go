@@ -36,7 +36,8 @@ type Engine interface {
 	// ActionRequested makes the engine carry out the container's action
 	// annotation; it must not block.
 	ActionRequested(id string)
-	// RemoveContainer removes the container and its mirror.
+	// RemoveContainer removes the container and its mirror (503 while the
+	// engine is not connected).
 	RemoveContainer(ctx context.Context, id string) error
 }
 
@@ -65,9 +66,6 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*RES
 func (r *REST) UseEngine(e Engine) {
 	r.Ready = e.Ready
 	r.Remove = func(ctx context.Context, obj runtime.Object) error {
-		if err := e.Ready(); err != nil {
-			return err
-		}
 		c, ok := obj.(*containers.Container)
 		if !ok {
 			return errors.New("not a Container")
