@@ -1,5 +1,5 @@
 # containers-apiserver: see README.md.
-.PHONY: all build install run test e2e bench codegen verify-codegen clean
+.PHONY: all build install run test e2e bench codegen verify-codegen verify-fresh clean
 
 all: build
 
@@ -29,6 +29,10 @@ codegen:
 
 verify-codegen:
 	hack/verify-codegen.sh
+
+# CI's .ci/run on a fresh clone of HEAD with empty Go caches (see hack/verify-fresh.sh).
+verify-fresh:
+	hack/verify-fresh.sh
 
 clean:
 	rm -rf _output

@@ -7,7 +7,11 @@ set -o errexit -o nounset -o pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${1:-$ROOT}"
 MODULE="$(cd "$ROOT" && go list -m)"
+# `go list -m` prints an empty Dir for a module that is not in the module cache
+# yet (a fresh machine), so download it first; the version is go.mod's.
+(cd "$ROOT" && go mod download k8s.io/code-generator)
 CODEGEN_PKG="$(cd "$ROOT" && go list -m -f '{{.Dir}}' k8s.io/code-generator)"
+[[ -f $CODEGEN_PKG/kube_codegen.sh ]] || { echo "k8s.io/code-generator not found (got '$CODEGEN_PKG')" >&2; exit 1; }
 
 # Generators go into a project-local bin so a user's GOPATH/bin is left alone.
 export GOBIN="$ROOT/_output/bin"
