@@ -84,7 +84,8 @@ func (s *Store) Watch(ctx context.Context, key string, opts storage.ListOptions)
 	}
 	rv, err := s.versioner.ParseResourceVersion(opts.ResourceVersion)
 	if err != nil {
-		return nil, err
+		// As Get and GetList: the client's mistake, not the server's.
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version: %v", err))
 	}
 	w := &watcher{
 		s:           s,
