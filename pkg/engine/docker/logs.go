@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -97,18 +96,22 @@ func (l *Logs) Open(ctx context.Context, id string, opts *containers.ContainerLo
 	}
 	s := &LogStream{
 		l: l, id: id, tty: tty, opts: opts, stream: stream,
-		limit: -1,
+		window: windowOf(opts, time.Now()),
+		limit:  -1,
 	}
 	if opts.LimitBytes != nil {
 		s.limit = *opts.LimitBytes
 	}
-	if stream != containers.LogStreamAll && opts.TailLines != nil {
-		// Docker counts the tail over both streams and filters afterwards;
-		// the last N lines of one stream need a tail of our own.
-		s.selectiveTail = true
+	switch {
+	case s.window.empty:
+		// Nothing is that old (or since is after until): an empty log.
+		return s, nil
+	case useWindowedTail(tty, stream, opts):
+		s.windowedTail = true
 		return s, nil
 	}
-	body, err := l.cli.ContainerLogs(ctx, id, s.dockerOptions(opts.Follow, tailOf(opts.TailLines), sinceOf(opts), opts.Timestamps))
+	o := s.dockerOptions(opts.Follow, tailOf(opts.TailLines), unixOrEmpty(s.window.since), opts.Timestamps)
+	body, err := l.cli.ContainerLogs(ctx, id, o)
 	if err != nil {
 		return nil, l.apiError(id, err)
 	}
@@ -150,17 +153,6 @@ func tailOf(n *int64) string {
 	return strconv.FormatInt(*n, 10)
 }
 
-// sinceOf gives Docker's since parameter (Unix seconds with nanoseconds).
-func sinceOf(o *containers.ContainerLogOptions) string {
-	switch {
-	case o.SinceTime != nil:
-		return unixString(o.SinceTime.Time)
-	case o.SinceSeconds != nil:
-		return unixString(time.Now().Add(-time.Duration(*o.SinceSeconds) * time.Second))
-	}
-	return ""
-}
-
 func unixString(t time.Time) string {
 	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
 }
@@ -172,11 +164,12 @@ type LogStream struct {
 	tty    bool
 	opts   *containers.ContainerLogOptions
 	stream string
+	window timeWindow
 	// limit is the number of bytes still allowed; -1 for no limit. Only the
 	// goroutine in Copy uses it.
-	limit         int64
-	selectiveTail bool
-	readGap       time.Duration // set by Copy; see pacedReader
+	limit        int64
+	windowedTail bool          // see logwindow.go
+	readGap      time.Duration // set by Copy; see pacedReader
 
 	// mu guards body and closed: Close may come from another goroutine to
 	// interrupt a blocked read.
@@ -194,9 +187,7 @@ func (s *LogStream) dockerOptions(follow bool, tail, since string, timestamps bo
 		Since:      since,
 		Timestamps: timestamps,
 	}
-	if s.opts.UntilTime != nil {
-		o.Until = unixString(s.opts.UntilTime.Time)
-	}
+	o.Until = unixOrEmpty(s.window.until)
 	return o
 }
 
@@ -265,8 +256,8 @@ func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
 	s.readGap = stream.ReadGap(ctx)
 	stdout, stderr = limitWriter{s, stdout}, limitWriter{s, stderr}
 	var err error
-	if s.selectiveTail {
-		err = s.copySelectiveTail(ctx, stdout, stderr)
+	if s.windowedTail {
+		err = s.copyWindowedTail(ctx, stdout, stderr)
 	} else {
 		err = s.copyBody(stdout, stderr)
 	}
@@ -404,109 +395,4 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 		p.last = time.Now()
 	}
 	return n, err
-}
-
-// copySelectiveTail serves the last N lines of one stream: it reads a
-// growing tail of both streams until it holds N lines of the wanted one (or
-// the whole log), writes them, then follows from just after the last line seen.
-func (s *LogStream) copySelectiveTail(ctx context.Context, stdout, stderr io.Writer) error {
-	want := *s.opts.TailLines
-	out := stdout
-	if s.stream == containers.LogStreamStderr {
-		out = stderr
-	}
-	var lines [][]byte
-	var last time.Time
-	for k := max(2*want, 100); ; k *= 2 {
-		var err error
-		var total int64
-		lines, last, total, err = s.probeTail(ctx, want, k)
-		if err != nil {
-			return err
-		}
-		if int64(len(lines)) >= want || total < k {
-			break
-		}
-	}
-	for _, line := range lines {
-		if _, err := out.Write(line); err != nil {
-			return err
-		}
-	}
-	if !s.opts.Follow {
-		return nil
-	}
-	since := ""
-	if !last.IsZero() {
-		since = unixString(last.Add(time.Nanosecond))
-	} else {
-		since = sinceOf(s.opts)
-	}
-	body, err := s.l.cli.ContainerLogs(ctx, s.id, s.dockerOptions(true, "all", since, s.opts.Timestamps))
-	if err != nil {
-		return s.l.apiError(s.id, err)
-	}
-	if !s.setBody(body) {
-		return nil
-	}
-	return s.copyBody(stdout, stderr)
-}
-
-// probeTail reads the last k messages of both streams and keeps the last want
-// messages of the wanted one. It also returns the timestamp of the newest
-// message and how many messages were read.
-func (s *LogStream) probeTail(ctx context.Context, want, k int64) ([][]byte, time.Time, int64, error) {
-	o := s.dockerOptions(false, strconv.FormatInt(k, 10), sinceOf(s.opts), true)
-	o.ShowStdout, o.ShowStderr = true, true
-	body, err := s.l.cli.ContainerLogs(ctx, s.id, o)
-	if err != nil {
-		return nil, time.Time{}, 0, s.l.apiError(s.id, err)
-	}
-	if !s.setBody(body) {
-		return nil, time.Time{}, 0, ctx.Err()
-	}
-	r := &tailRecorder{want: want, keepTimestamps: s.opts.Timestamps}
-	wanted, other := &streamRecorder{r, true}, &streamRecorder{r, false}
-	if s.stream == containers.LogStreamStdout {
-		_, err = stdcopy.StdCopy(wanted, other, body)
-	} else {
-		_, err = stdcopy.StdCopy(other, wanted, body)
-	}
-	return r.lines, r.last, r.total, err
-}
-
-// tailRecorder keeps the last want messages of one stream. stdcopy writes
-// each Docker message with one Write, so a Write is a message.
-type tailRecorder struct {
-	want           int64
-	keepTimestamps bool
-	lines          [][]byte
-	last           time.Time
-	total          int64
-}
-
-type streamRecorder struct {
-	r      *tailRecorder
-	wanted bool
-}
-
-func (w *streamRecorder) Write(p []byte) (int, error) {
-	r := w.r
-	r.total++
-	ts, rest, ok := bytes.Cut(p, []byte(" "))
-	if t, err := time.Parse(time.RFC3339Nano, string(ts)); ok && err == nil && t.After(r.last) {
-		r.last = t
-	}
-	if !w.wanted || r.want == 0 {
-		return len(p), nil
-	}
-	line := p
-	if !r.keepTimestamps && ok {
-		line = rest
-	}
-	r.lines = append(r.lines, bytes.Clone(line))
-	if int64(len(r.lines)) > r.want {
-		r.lines = r.lines[1:]
-	}
-	return len(p), nil
 }

@@ -3,10 +3,15 @@ package docker
 import (
 	"bytes"
 	"io"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/pkg/stdcopy"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
 )
 
 // recorder remembers each Write as one piece.
@@ -121,5 +126,57 @@ func TestPacedReaderFirstReadAtOnce(t *testing.T) {
 	case <-done:
 	case <-time.After(gap / 2):
 		t.Fatalf("the first read waited (gap %v)", gap)
+	}
+}
+
+// TestWindowOf: times before 1970 and sinceSeconds of any size never reach
+// Docker as negative Unix times; since after until is an empty window.
+func TestWindowOf(t *testing.T) {
+	now := time.Date(2026, 12, 1, 6, 0, 0, 500, time.UTC)
+	secs := func(n int64) *int64 { return &n }
+	at := func(s string) *metav1.Time {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &metav1.Time{Time: tm}
+	}
+	for _, tc := range []struct {
+		name         string
+		opts         containers.ContainerLogOptions
+		since, until time.Time
+		empty        bool
+	}{
+		{name: "nothing"},
+		{name: "sinceSeconds=60", opts: containers.ContainerLogOptions{SinceSeconds: secs(60)}, since: now.Add(-time.Minute)},
+		{name: "sinceSeconds reaching before 1970", opts: containers.ContainerLogOptions{SinceSeconds: secs(2000000000)}},
+		{name: "sinceSeconds that overflows a Duration", opts: containers.ContainerLogOptions{SinceSeconds: secs(9999999999)}},
+		{name: "sinceSeconds max", opts: containers.ContainerLogOptions{SinceSeconds: secs(math.MaxInt64)}},
+		{name: "sinceSeconds to exactly 1970", opts: containers.ContainerLogOptions{SinceSeconds: secs(now.Unix())}},
+		{name: "sinceTime 1969", opts: containers.ContainerLogOptions{SinceTime: at("1969-12-31T23:59:59Z")}},
+		{name: "sinceTime year 1", opts: containers.ContainerLogOptions{SinceTime: at("0001-01-01T00:00:00Z")}},
+		{name: "sinceTime nanoseconds", opts: containers.ContainerLogOptions{SinceTime: at("2026-01-02T03:04:05.123456789Z")},
+			since: time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)},
+		{name: "untilTime 1969", opts: containers.ContainerLogOptions{UntilTime: at("1969-12-31T23:59:59Z")},
+			until: time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), empty: true},
+		{name: "untilTime exactly 1970", opts: containers.ContainerLogOptions{UntilTime: at("1970-01-01T00:00:00Z")},
+			until: time.Unix(0, 0), empty: true},
+		{name: "since after until", opts: containers.ContainerLogOptions{SinceSeconds: secs(1), UntilTime: at("2020-01-01T00:00:00Z")},
+			since: now.Add(-time.Second), until: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), empty: true},
+		{name: "since before 1970, until after", opts: containers.ContainerLogOptions{SinceTime: at("1900-01-01T00:00:00Z"), UntilTime: at("2020-01-01T00:00:00Z")},
+			until: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := windowOf(&tc.opts, now)
+			if !w.since.Equal(tc.since) || !w.until.Equal(tc.until) || w.empty != tc.empty {
+				t.Fatalf("windowOf = since %v until %v empty %v; want %v, %v, %v", w.since, w.until, w.empty, tc.since, tc.until, tc.empty)
+			}
+			// An empty window never reaches Docker.
+			for _, s := range []string{unixOrEmpty(w.since), unixOrEmpty(w.until)} {
+				if strings.HasPrefix(s, "-") && !w.empty {
+					t.Fatalf("negative Unix time %q would reach Docker", s)
+				}
+			}
+		})
 	}
 }
