@@ -783,3 +783,19 @@ func TestGenericRegistryOnRESTOptionsGetter(t *testing.T) {
 		t.Fatal("expected an error without codec")
 	}
 }
+
+// TestUnparsableResourceVersionIsBadRequest: a client's resourceVersion that
+// is not a number is a 400 on watch, as on get and list, never a 500.
+func TestUnparsableResourceVersionIsBadRequest(t *testing.T) {
+	ctx, s := testSetup(t)
+	for _, rv := range []string{"abc", "-1", "1.5", "18446744073709551616"} {
+		_, err := s.Watch(ctx, "/pods/", storage.ListOptions{ResourceVersion: rv, Predicate: storage.Everything, Recursive: true})
+		if !apierrors.IsBadRequest(err) {
+			t.Errorf("watch resourceVersion=%q: %v, want 400", rv, err)
+		}
+		err = s.GetList(ctx, "/pods/", storage.ListOptions{ResourceVersion: rv, Predicate: storage.Everything, Recursive: true}, &example.PodList{})
+		if !apierrors.IsBadRequest(err) {
+			t.Errorf("list resourceVersion=%q: %v, want 400", rv, err)
+		}
+	}
+}
