@@ -343,20 +343,24 @@ func (r *Requests) execute(ctx context.Context, t *requestTask) requestOutcome {
 	return reqFailed(ReasonInvalidSpec, fmt.Sprintf("unknown request kind %T", t.obj), nil)
 }
 
+// reqReasons name a step's failure reasons: fallback by default; notFound,
+// conflict and invalid for Docker's 404, 409 and invalid-argument answers
+// ("" keeps the fallback).
+type reqReasons struct{ fallback, notFound, conflict, invalid string }
+
 // reqEngineFailure classifies a Docker error: the engine's own message (with
-// client.IsErrConnectionFailed for an engine that is not there) and a
-// reason; notFound and conflict are the reasons for a 404 and a 409.
-func reqEngineFailure(err error, fallback, notFound, conflict string, set func(runtime.Object)) requestOutcome {
-	reason := fallback
+// client.IsErrConnectionFailed for an engine that is not there) and a reason.
+func reqEngineFailure(err error, r reqReasons, set func(runtime.Object)) requestOutcome {
+	reason := r.fallback
 	switch {
 	case client.IsErrConnectionFailed(err):
 		reason = ReasonEngineUnavailable
-	case notFound != "" && cerrdefs.IsNotFound(err):
-		reason = notFound
-	case conflict != "" && cerrdefs.IsConflict(err):
-		reason = conflict
-	case cerrdefs.IsInvalidArgument(err):
-		reason = ReasonInvalidSpec
+	case r.notFound != "" && cerrdefs.IsNotFound(err):
+		reason = r.notFound
+	case r.conflict != "" && cerrdefs.IsConflict(err):
+		reason = r.conflict
+	case r.invalid != "" && cerrdefs.IsInvalidArgument(err):
+		reason = r.invalid
 	}
 	return reqFailed(reason, err.Error(), set)
 }
@@ -387,7 +391,7 @@ func (r *Requests) createContainer(ctx context.Context, spec *containers.Contain
 	}
 	resp, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, spec.Name)
 	if err != nil {
-		return reqEngineFailure(err, ReasonCreateFailed, ReasonImageNotFound, ReasonNameConflict, nil)
+		return reqEngineFailure(err, reqReasons{ReasonCreateFailed, ReasonImageNotFound, ReasonNameConflict, ReasonInvalidSpec}, nil)
 	}
 	set := func(obj runtime.Object) {
 		obj.(*containers.ContainerCreateRequest).Status.ContainerID = resp.ID
@@ -398,7 +402,9 @@ func (r *Requests) createContainer(ctx context.Context, spec *containers.Contain
 	if err := r.cli.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
 		// Kept, as `docker run` keeps a container that failed to start;
 		// status.containerID names it.
-		return reqEngineFailure(err, ReasonStartFailed, "", "", set)
+		// Docker calls a missing executable an invalid argument, but the spec
+		// was accepted: the container exists, so this is StartFailed.
+		return reqEngineFailure(err, reqReasons{fallback: ReasonStartFailed}, set)
 	}
 	return reqCompleted(ReasonContainerStarted, "container "+reqShortID(resp.ID)+" created and started", set)
 }
@@ -474,7 +480,7 @@ func (r *Requests) pullImage(ctx context.Context, t *requestTask, spec *containe
 	ref := reference.FamiliarString(reference.TagNameOnly(named))
 	body, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
-		return reqEngineFailure(err, ReasonPullFailed, ReasonImageNotFound, "", nil)
+		return reqEngineFailure(err, reqReasons{ReasonPullFailed, ReasonImageNotFound, "", ReasonInvalidSpec}, nil)
 	}
 	tr, err := r.transfer(ctx, t, body)
 	if err != nil {
@@ -482,7 +488,7 @@ func (r *Requests) pullImage(ctx context.Context, t *requestTask, spec *containe
 	}
 	insp, err := r.cli.ImageInspect(ctx, ref)
 	if err != nil {
-		return reqEngineFailure(err, ReasonPullFailed, "", "", reqSetProgress(tr, nil))
+		return reqEngineFailure(err, reqReasons{fallback: ReasonPullFailed, invalid: ReasonInvalidSpec}, reqSetProgress(tr, nil))
 	}
 	msg := "pulled " + ref
 	if tr.summary != "" {
@@ -498,7 +504,7 @@ func (r *Requests) pullImage(ctx context.Context, t *requestTask, spec *containe
 func (r *Requests) resolveImageRef(ctx context.Context, imageRef string) (tag string, out *requestOutcome) {
 	imgs, err := r.cli.ImageList(ctx, image.ListOptions{All: true})
 	if err != nil {
-		o := reqEngineFailure(err, ReasonPushFailed, "", "", nil)
+		o := reqEngineFailure(err, reqReasons{fallback: ReasonPushFailed, invalid: ReasonInvalidSpec}, nil)
 		return "", &o
 	}
 	for _, img := range imgs {
@@ -533,7 +539,7 @@ func (r *Requests) pushImage(ctx context.Context, t *requestTask, spec *containe
 	}
 	body, err := r.cli.ImagePush(ctx, tag, image.PushOptions{RegistryAuth: reqEmptyRegistryAuth})
 	if err != nil {
-		return reqEngineFailure(err, ReasonPushFailed, ReasonImageNotFound, "", nil)
+		return reqEngineFailure(err, reqReasons{ReasonPushFailed, ReasonImageNotFound, "", ReasonInvalidSpec}, nil)
 	}
 	tr, err := r.transfer(ctx, t, body)
 	if err != nil {
@@ -554,7 +560,7 @@ func (r *Requests) createVolume(ctx context.Context, spec *containers.VolumeCrea
 	}
 	v, err := r.cli.VolumeCreate(ctx, volume.CreateOptions{Name: spec.Name, Driver: driver, Labels: spec.Labels})
 	if err != nil {
-		return reqEngineFailure(err, ReasonCreateFailed, "", ReasonNameConflict, nil)
+		return reqEngineFailure(err, reqReasons{ReasonCreateFailed, "", ReasonNameConflict, ReasonInvalidSpec}, nil)
 	}
 	return reqCompleted(ReasonVolumeCreated, "volume "+v.Name+" created", func(obj runtime.Object) {
 		obj.(*containers.VolumeCreateRequest).Status.VolumeName = v.Name

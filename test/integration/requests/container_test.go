@@ -80,6 +80,33 @@ func TestContainerCreateRequest(t *testing.T) {
 		expectOutcome(t, obj, v1alpha1.RequestFailed, "ImageNotFound", "No such image")
 	})
 
+	// A command that does not exist: Docker creates the container, then
+	// refuses to start it (as an "invalid argument"); the request says
+	// StartFailed and names the container, which is kept, as docker run keeps it.
+	t.Run("StartFailed", func(t *testing.T) {
+		name3 := testenv.UniqueName(t, "ccr")
+		t.Cleanup(func() { _, _ = testenv.Docker(c, host, "rm", "-f", name3) })
+		req, err := reqs.Create(c, &v1alpha1.ContainerCreateRequest{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "nocmd-"},
+			Spec:       v1alpha1.ContainerCreateRequestSpec{Name: name3, Image: testenv.BusyboxImage, Path: "/no/such/command"},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := rw.waitEnded(req.Name).(*v1alpha1.ContainerCreateRequest)
+		expectOutcome(t, obj, v1alpha1.RequestFailed, "StartFailed", "no such file or directory")
+		if !containerIDRE.MatchString(obj.Status.ContainerID) {
+			t.Fatalf("status.containerID = %q, want the created container", obj.Status.ContainerID)
+		}
+		insp, err := cli.ContainerInspect(c, obj.Status.ContainerID)
+		if err != nil {
+			t.Fatalf("the container that failed to start is gone: %v", err)
+		}
+		if insp.Name != "/"+name3 || insp.State.Running {
+			t.Fatalf("container %s running %v", insp.Name, insp.State.Running)
+		}
+	})
+
 	t.Run("CreatedWithPorts", func(t *testing.T) {
 		name2 := testenv.UniqueName(t, "ccr")
 		t.Cleanup(func() { _, _ = testenv.Docker(c, host, "rm", "-f", name2) })
