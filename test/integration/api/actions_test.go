@@ -192,6 +192,22 @@ func TestContainerWritesRefused(t *testing.T) {
 	_, err = cc.Patch(context.Background(), id, types.MergePatchType, patch, metav1.PatchOptions{})
 	expect422("labels (patch)", err, "metadata.labels")
 
+	// Ownership metadata could let the garbage collector docker rm -f the
+	// container, or keep a removed one forever: refused, and nothing stored.
+	patch = []byte(`{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"gone","uid":"0b8f6a1e-5d0c-4c1b-9d0a-2f1e3c4b5a69"}]}}`)
+	_, err = cc.Patch(context.Background(), id, types.MergePatchType, patch, metav1.PatchOptions{})
+	expect422("ownerReferences (patch)", err, "metadata.ownerReferences", "garbage collector")
+	patch = []byte(`{"metadata":{"finalizers":["example.com/keep"]}}`)
+	_, err = cc.Patch(context.Background(), id, types.MergePatchType, patch, metav1.PatchOptions{})
+	expect422("finalizers (patch)", err, "metadata.finalizers")
+	bad = c.DeepCopy()
+	bad.Finalizers = []string{"example.com/keep"}
+	_, err = cc.Update(context.Background(), bad, metav1.UpdateOptions{})
+	expect422("finalizers (update)", err, "metadata.finalizers")
+	if now, err := cc.Get(context.Background(), id, metav1.GetOptions{}); err != nil || len(now.OwnerReferences)+len(now.Finalizers) != 0 {
+		t.Errorf("after refused patches: %v, owners %v, finalizers %v", err, now.OwnerReferences, now.Finalizers)
+	}
+
 	// Users' own annotations are fine, and kept by later mirror updates.
 	patch = []byte(`{"metadata":{"annotations":{"example.com/note":"keep me"}}}`)
 	if _, err := cc.Patch(context.Background(), id, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {

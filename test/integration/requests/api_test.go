@@ -49,6 +49,24 @@ func TestRequestValidation(t *testing.T) {
 	_, err = cs.VolumeCreateRequests("default").Create(c, &v1alpha1.VolumeCreateRequest{ObjectMeta: meta}, metav1.CreateOptions{})
 	expectInvalid(t, err, "metadata.namespace")
 
+	// Names are DNS-1123 subdomains, as for most Kubernetes objects; a
+	// generateName is a prefix of one.
+	long := strings.Repeat("a", 1000)
+	for _, name := range []string{"BAD_NAME!", "été☃", "a b:c", "-x", "x-", long} {
+		_, err = cs.VolumeCreateRequests(s.Namespace).Create(c, &v1alpha1.VolumeCreateRequest{ObjectMeta: metav1.ObjectMeta{Name: name}},
+			metav1.CreateOptions{})
+		expectInvalid(t, err, "metadata.name")
+	}
+	for _, prefix := range []string{"BAD_NAME!", "été☃", "a b:c", "-x", long} {
+		_, err = cs.ImagePullRequests(s.Namespace).Create(c, &v1alpha1.ImagePullRequest{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix},
+			Spec: v1alpha1.ImagePullRequestSpec{RepoTag: "busybox:latest"}}, metav1.CreateOptions{})
+		expectInvalid(t, err, "metadata.generateName")
+	}
+	// Nothing could ever remove a finalizer from a request (no updates).
+	_, err = cs.VolumeCreateRequests(s.Namespace).Create(c, &v1alpha1.VolumeCreateRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "fin-", Finalizers: []string{"example.com/keep"}}}, metav1.CreateOptions{})
+	expectInvalid(t, err, "metadata.finalizers")
+
 	// Nothing was stored.
 	list, err := cs.VolumeCreateRequests(s.Namespace).List(c, metav1.ListOptions{})
 	if err != nil || len(list.Items) != 0 {
@@ -60,6 +78,13 @@ func TestRequestValidation(t *testing.T) {
 		metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// An owner is fine: the garbage collector would delete only the request.
+	owned, err := cs.VolumeCreateRequests(s.Namespace).Create(c, &v1alpha1.VolumeCreateRequest{ObjectMeta: metav1.ObjectMeta{
+		GenerateName: "owned-", OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "owner",
+			UID: "0b8f6a1e-5d0c-4c1b-9d0a-2f1e3c4b5a69"}}}}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil || len(owned.OwnerReferences) != 1 {
+		t.Fatalf("a request with an owner: %v", err)
 	}
 	vr.Name = "fixed-name"
 	body := `{"spec":{"driver":"local"},"status":{"volumeName":"forged"}}`

@@ -20,9 +20,9 @@ type updateStrategy struct {
 	registry.MirrorStrategy
 }
 
-func (updateStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+func (u updateStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
 	c, prev := obj.(*containers.Container), old.(*containers.Container)
-	var errs field.ErrorList
+	errs := u.MirrorStrategy.ValidateUpdate(ctx, obj, old)
 	if !equality.Semantic.DeepEqual(c.Status, prev.Status) {
 		errs = append(errs, field.Forbidden(field.NewPath("status"),
 			"status is written by the server from Docker; to start, stop, pause, unpause or restart the container set the annotation "+

@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/storage/names"
@@ -31,12 +32,26 @@ func (s strategy) PrepareForCreate(_ context.Context, obj runtime.Object) { s.ki
 // a change instead of silently dropping it.
 func (strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object) {}
 
+// Validate checks a new request. Names follow the rules of most Kubernetes
+// objects (a DNS-1123 subdomain; generateName a prefix of one), so they are
+// safe in URLs, labels and kubectl output. Finalizers are refused: a request
+// cannot be updated, so nothing could ever remove one, and the request would
+// never be deleted (neither by the user nor after --request-ttl).
+// ownerReferences are allowed: when the garbage collector deletes a request
+// only the request goes; the engine object it made stays.
 func (s strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	var errs field.ErrorList
-	if s.namespace != "" {
-		if m, err := meta.Accessor(obj); err == nil && m.GetNamespace() != s.namespace {
-			errs = append(errs, field.NotSupported(field.NewPath("metadata", "namespace"), m.GetNamespace(), []string{s.namespace}))
-		}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
+	}
+	metaPath := field.NewPath("metadata")
+	errs := apimachineryvalidation.ValidateObjectMetaAccessor(m, true, apimachineryvalidation.NameIsDNSSubdomain, metaPath)
+	if s.namespace != "" && m.GetNamespace() != s.namespace {
+		errs = append(errs, field.NotSupported(metaPath.Child("namespace"), m.GetNamespace(), []string{s.namespace}))
+	}
+	if len(m.GetFinalizers()) > 0 {
+		errs = append(errs, field.Forbidden(metaPath.Child("finalizers"),
+			"a request cannot be updated, so nothing could remove a finalizer and the request would never be deleted"))
 	}
 	return append(errs, s.kind.validate(obj)...)
 }
