@@ -35,6 +35,7 @@ func (MirrorStrategy) WarningsOnCreate(context.Context, runtime.Object) []string
 func (MirrorStrategy) AllowCreateOnUpdate(context.Context) bool      { return false }
 func (MirrorStrategy) AllowUnconditionalUpdate(context.Context) bool { return false }
 func (MirrorStrategy) Canonicalize(runtime.Object)                   {}
+
 // ValidateUpdate refuses ownership metadata on a mirror. An owner reference
 // would let Kubernetes' garbage collector delete the mirror when the owner
 // goes, and deleting a mirror removes the Docker object (a Container's delete
