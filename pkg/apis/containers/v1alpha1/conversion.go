@@ -27,7 +27,17 @@ func addStrictQueryConversion(scheme *runtime.Scheme) error {
 			if err := checkLogQuery(*in); err != nil {
 				return err
 			}
-			return Convert_url_Values_To_v1alpha1_ContainerLogOptions(in, out, scope)
+			if err := Convert_url_Values_To_v1alpha1_ContainerLogOptions(in, out, scope); err != nil {
+				return err
+			}
+			// The generated decoder reads "f" and "F" as true; take the
+			// booleans as checkLogQuery understood them.
+			for name, field := range map[string]*bool{"follow": &out.Follow, "timestamps": &out.Timestamps} {
+				if v := (*in)[name]; len(v) > 0 && v[0] != "" {
+					*field, _ = strconv.ParseBool(v[0])
+				}
+			}
+			return nil
 		})
 }
 
