@@ -99,6 +99,8 @@ func (l *Logs) Open(ctx context.Context, id string, opts *containers.ContainerLo
 		window: windowOf(opts, time.Now()),
 		limit:  -1,
 	}
+	// A follow whose untilTime has passed has nothing to wait for.
+	s.follow = opts.Follow && (s.window.until.IsZero() || s.window.until.After(time.Now()))
 	if opts.LimitBytes != nil {
 		s.limit = *opts.LimitBytes
 	}
@@ -110,7 +112,7 @@ func (l *Logs) Open(ctx context.Context, id string, opts *containers.ContainerLo
 		s.windowedTail = true
 		return s, nil
 	}
-	o := s.dockerOptions(opts.Follow, tailOf(opts.TailLines), unixOrEmpty(s.window.since), opts.Timestamps)
+	o := s.dockerOptions(s.follow, tailOf(opts.TailLines), unixOrEmpty(s.window.since), opts.Timestamps)
 	body, err := l.cli.ContainerLogs(ctx, id, o)
 	if err != nil {
 		return nil, l.apiError(id, err)
@@ -165,6 +167,9 @@ type LogStream struct {
 	opts   *containers.ContainerLogOptions
 	stream string
 	window timeWindow
+	follow bool // opts.Follow, unless untilTime has passed
+	// until ends a follow with an untilTime; set by Copy, used by copyBody.
+	until *untilWatch
 	// limit is the number of bytes still allowed; -1 for no limit. Only the
 	// goroutine in Copy uses it.
 	limit        int64
@@ -255,6 +260,10 @@ func (lw limitWriter) Write(p []byte) (int, error) {
 func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
 	s.readGap = stream.ReadGap(ctx)
 	stdout, stderr = limitWriter{s, stdout}, limitWriter{s, stderr}
+	if s.follow && !s.window.until.IsZero() {
+		s.until = newUntilWatch(s.window.until, func() { _ = s.Close() })
+		defer s.until.stop()
+	}
 	var err error
 	if s.windowedTail {
 		err = s.copyWindowedTail(ctx, stdout, stderr)
@@ -266,6 +275,9 @@ func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
 		return nil
 	case ctx.Err() != nil:
 		// The client left; the read failed because the body was closed.
+		return nil
+	case s.until != nil && s.until.reached():
+		// untilTime passed and Docker had nothing more: the body was closed.
 		return nil
 	}
 	return err
@@ -284,8 +296,11 @@ func (s *LogStream) copyBody(stdout, stderr io.Writer) error {
 		return nil
 	}
 	var body io.Reader = src
+	if s.until != nil {
+		body = s.until.reader(body)
+	}
 	if s.readGap > 0 {
-		body = &pacedReader{r: src, gap: s.readGap}
+		body = &pacedReader{r: body, gap: s.readGap}
 	}
 	if s.tty {
 		_, err := io.Copy(stdout, body)

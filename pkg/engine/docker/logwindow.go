@@ -155,16 +155,12 @@ func (s *LogStream) copyWindowedTail(ctx context.Context, stdout, stderr io.Writ
 		}
 		break
 	}
-	if !s.opts.Follow {
+	if !s.follow {
 		return nil
 	}
 	since := s.window.since
 	if !last.IsZero() {
 		since = last.Add(time.Nanosecond)
-	}
-	if !s.window.until.IsZero() && !s.window.until.After(time.Now()) {
-		// Nothing newer can be older than until.
-		return nil
 	}
 	o := s.dockerOptions(true, "all", unixOrEmpty(since), s.opts.Timestamps)
 	body, err := s.l.cli.ContainerLogs(ctx, s.id, o)

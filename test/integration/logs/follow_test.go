@@ -3,6 +3,7 @@ package logs
 import (
 	"bufio"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -139,4 +140,60 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// TestLogFollowUntil: a follow with an untilTime ends once that time has
+// passed (Docker alone would keep it open, silent, for ever), after every line
+// up to it; with an untilTime already past it ends at once, and with a
+// windowed tail too.
+func TestLogFollowUntil(t *testing.T) {
+	e := newEnv(t, testenv.ServerOptions{})
+	id := e.run(nil, waiter...)
+	e.waitLogged(id, "start")
+	read := func(q url.Values) (string, time.Duration) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		defer cancel()
+		t0 := time.Now()
+		resp := e.get(ctx, e.logURL(id, "log", q))
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("log?%s: %d %v %q", q.Encode(), resp.StatusCode, err, body)
+		}
+		return string(body), time.Since(t0)
+	}
+	past := time.Now().Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)
+	for _, q := range []url.Values{
+		{"follow": {"true"}, "untilTime": {past}},
+		{"follow": {"true"}, "untilTime": {past}, "tailLines": {"1"}},
+		{"follow": {"true"}, "untilTime": {past}, "tailLines": {"1"}, "stream": {"Stdout"}},
+	} {
+		if got, _ := read(q); got != "start\n" {
+			t.Errorf("log?%s = %q, want start", q.Encode(), got)
+		}
+	}
+
+	// A line before untilTime arrives, and the stream ends after untilTime.
+	until := time.Now().Add(3 * time.Second)
+	q := url.Values{"follow": {"true"}, "untilTime": {until.UTC().Format(time.RFC3339Nano)}}
+	done := make(chan string, 1)
+	go func() {
+		got, _ := read(q)
+		done <- got
+	}()
+	testenv.MustDocker(t, e.host, "kill", "-s", "USR1", id)
+	e.waitLogged(id, "later")
+	var got string
+	select {
+	case got = <-done:
+	case <-time.After(deadline):
+		t.Fatal("the follow did not end after untilTime")
+	}
+	if time.Now().Before(until) {
+		t.Fatalf("the follow ended before untilTime: %q", got)
+	}
+	if got != "start\nlater\n" {
+		t.Fatalf("follow until %s = %q, want start and later", until, got)
+	}
 }
