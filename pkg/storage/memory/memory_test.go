@@ -799,3 +799,19 @@ func TestUnparsableResourceVersionIsBadRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestObjectResourceVersionUnparsable: the generic registry hands the
+// versioner's error on an update with metadata.resourceVersion "abc" straight
+// to the client, so it must be a 400.
+func TestObjectResourceVersionUnparsable(t *testing.T) {
+	_, s := testSetup(t)
+	for _, rv := range []string{"abc", "-1", "99999999999999999999"} {
+		_, err := s.Versioner().ObjectResourceVersion(&example.Pod{ObjectMeta: metav1.ObjectMeta{ResourceVersion: rv}})
+		if !apierrors.IsBadRequest(err) {
+			t.Errorf("ObjectResourceVersion(%q): %v, want 400", rv, err)
+		}
+	}
+	if rv, err := s.Versioner().ObjectResourceVersion(&example.Pod{ObjectMeta: metav1.ObjectMeta{ResourceVersion: "42"}}); err != nil || rv != 42 {
+		t.Errorf("ObjectResourceVersion(42) = %d, %v", rv, err)
+	}
+}

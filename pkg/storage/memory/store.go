@@ -141,7 +141,7 @@ type entry struct {
 type Store struct {
 	// Immutable after New.
 	codec          runtime.Codec
-	versioner      storage.APIObjectVersioner
+	versioner      versioner
 	groupResource  schema.GroupResource
 	resourcePrefix string
 	newFunc        func() runtime.Object
@@ -242,6 +242,20 @@ func (s *Store) ObjectKey(obj runtime.Object) (string, error) {
 
 // Versioner implements storage.Interface.
 func (s *Store) Versioner() storage.Versioner { return s.versioner }
+
+// versioner is storage.APIObjectVersioner, except that an object whose
+// metadata.resourceVersion is not a number is a 400: the generic registry
+// passes this error straight to the client (an update or patch that sets
+// resourceVersion "abc"), where a bare parse error would be a 500.
+type versioner struct{ storage.APIObjectVersioner }
+
+func (v versioner) ObjectResourceVersion(obj runtime.Object) (uint64, error) {
+	rv, err := v.APIObjectVersioner.ObjectResourceVersion(obj)
+	if err != nil {
+		return 0, apierrors.NewBadRequest(fmt.Sprintf("invalid metadata.resourceVersion: %v", err))
+	}
+	return rv, nil
+}
 
 // ReadinessCheck implements storage.Interface.
 func (s *Store) ReadinessCheck() error {

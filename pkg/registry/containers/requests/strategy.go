@@ -49,6 +49,11 @@ func (s strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorLis
 	if s.namespace != "" && m.GetNamespace() != s.namespace {
 		errs = append(errs, field.NotSupported(metaPath.Child("namespace"), m.GetNamespace(), []string{s.namespace}))
 	}
+	if rv := m.GetResourceVersion(); rv != "" {
+		// The store would refuse a number with a bare error (a 500) and
+		// ignore anything else; the server assigns it.
+		errs = append(errs, field.Invalid(metaPath.Child("resourceVersion"), rv, "must be empty: the server sets it on create"))
+	}
 	if len(m.GetFinalizers()) > 0 {
 		errs = append(errs, field.Forbidden(metaPath.Child("finalizers"),
 			"a request cannot be updated, so nothing could remove a finalizer and the request would never be deleted"))

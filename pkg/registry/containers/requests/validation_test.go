@@ -91,6 +91,16 @@ func TestStrategy(t *testing.T) {
 	}
 	check(t, "other namespace", s.Validate(context.Background(), obj), "metadata.namespace:FieldValueNotSupported")
 
+	meta := obj.DeepCopy()
+	meta.Namespace = "rancher-desktop"
+	check(t, "valid metadata", s.Validate(context.Background(), meta))
+	meta.Name, meta.ResourceVersion, meta.Finalizers = "Bad_Name", "5", []string{"example.com/x"}
+	check(t, "bad metadata", s.Validate(context.Background(), meta),
+		"metadata.name:FieldValueInvalid", "metadata.resourceVersion:FieldValueInvalid", "metadata.finalizers:FieldValueForbidden")
+	meta = obj.DeepCopy()
+	meta.Namespace, meta.GenerateName, meta.Name = "rancher-desktop", "Gen_", "Gen_abcde"
+	check(t, "bad generateName", s.Validate(context.Background(), meta), "metadata.generateName:FieldValueInvalid", "metadata.name:FieldValueInvalid")
+
 	old := obj.DeepCopy()
 	changed := obj.DeepCopy()
 	changed.Spec.RepoTag = "alpine"
