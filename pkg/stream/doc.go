@@ -21,12 +21,18 @@
 // (headerDelay) when the source is quiet, so that a follow of an idle
 // container still gets its headers. If the copier fails before that, the
 // client gets a metav1.Status with the error's code instead (500 unless the
-// error is an API status error). If it fails after the response began, the
-// error is logged and the response is aborted with panic(http.ErrAbortHandler),
-// so the client sees an incomplete transfer rather than a clean end; the
-// apiserver's handler chain (WithPanicRecovery, go-restful without recovery)
-// lets that sentinel through to net/http, which closes the connection (HTTP/1.1)
-// or resets the stream (HTTP/2), as the apiserver's own timeout filter does.
+// error is an API status error).
+//
+// A response that began always ends cleanly: the terminating chunk over
+// HTTP/1.1, END_STREAM over HTTP/2, so a client never hangs on nor reports a
+// broken transfer. The headers declare the trailer X-Stream-Error
+// (TrailerStreamError): it stays empty when the log ended, and carries the
+// failure as a metav1.Status (one line of JSON, as on the WebSocket error
+// channel) when the copier failed after the response began (the engine's
+// stream broke), or when the server began to shut down (503). A client that
+// must tell a complete log from a cut one reads the trailer after the body.
+// (An aborted response, the alternative, is what a network failure looks
+// like too: the client could not tell it was told anything.)
 //
 // # WebSocket
 //
@@ -60,8 +66,8 @@
 // copier failing closes with 1011 (internal error) and a reason of at most
 // 123 bytes (the Status message, cut on a character boundary), after the
 // Status on channel 3 for the channel protocols. When the request's own
-// context ends (server shutting down), the copier is cancelled and the close
-// is 1001 (going away), with a 503 Status on channel 3. A client close is
+// context ends, or the server begins to shut down, the copier is cancelled
+// and the close is 1001 (going away), with a 503 Status on channel 3. A client close is
 // echoed with the client's code. After sending a close frame the
 // server waits up to WriteTimeout for the client's close reply before closing
 // the connection, so data the client has yet to read is not lost to a reset.
@@ -89,6 +95,15 @@
 // buffers full and not one message drained in WriteTimeout) breaks the
 // connection: it is closed and the copier's context cancelled. A slow reader
 // that keeps draining is never an error.
+//
+// # Server shutdown
+//
+// http.Server.Shutdown neither cancels active requests nor knows hijacked
+// connections, and a follow never ends on its own. Serve registers with the
+// serving http.Server (RegisterOnShutdown, once per server) and ends every
+// stream when Shutdown starts: cleanly, as above, with a 503 Status. Shutdown
+// then finds the plain HTTP streams ended instead of waiting its whole
+// timeout for them.
 //
 // # Goroutines
 //

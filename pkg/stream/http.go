@@ -1,11 +1,16 @@
 package stream
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 )
 
@@ -17,10 +22,19 @@ import (
 var headerDelay = 500 * time.Millisecond
 
 // serveHTTP streams to a plain (chunked) HTTP response. The copier runs in
-// the caller's goroutine with req.Context(), which net/http cancels when the
-// client goes away (HTTP/1.1 and HTTP/2).
+// the caller's goroutine with a context that net/http cancels when the client
+// goes away (HTTP/1.1 and HTTP/2), and that also ends when the server begins
+// to shut down (serverStopping).
+//
+// Every end of a response that began is a clean end of the body (the
+// terminating chunk over HTTP/1.1, END_STREAM over HTTP/2), so that a client
+// never waits on, or reports, a broken transfer. What tells a failure from
+// the end of the log is the trailer TrailerStreamError, declared with the
+// headers: empty at the end of the log, a metav1.Status when the copier
+// failed or the server shut down.
 func serveHTTP(w http.ResponseWriter, req *http.Request, copier Copier) {
-	ctx := req.Context()
+	ctx, stop := withServerStop(req.Context(), req)
+	defer stop()
 	logger := klog.FromContext(ctx)
 	hw := &httpWriter{w: w, rc: http.NewResponseController(w), logger: logger}
 
@@ -42,6 +56,12 @@ func serveHTTP(w http.ResponseWriter, req *http.Request, copier Copier) {
 	err := copier(ctx, hw, hw)
 	committed, writeErr := hw.finish()
 	// From here on this goroutine alone touches w.
+	clientGone := writeErr != nil || req.Context().Err() != nil
+	if shuttingDown(ctx) && !clientGone && (err == nil || errors.Is(err, context.Canceled)) {
+		// The copier was cancelled (a log copier returns nil then): this is
+		// not the end of the log, and the client must be able to tell.
+		err = apierrors.NewServiceUnavailable("the server ended the stream: " + errServerShutdown.Error())
+	}
 
 	switch {
 	case err == nil:
@@ -52,15 +72,37 @@ func serveHTTP(w http.ResponseWriter, req *http.Request, copier Copier) {
 		st := statusFor(err)
 		logger.V(2).Info("Log stream failed before its first byte", "code", st.Code, "err", err)
 		writeStatus(w, st)
-	case writeErr != nil || ctx.Err() != nil:
-		// The client went away; there is nobody to tell.
+	case clientGone:
+		// There is nobody to tell.
 		logger.V(4).Info("Log stream ended: client gone", "err", err)
 	default:
-		logger.Error(err, "Log stream failed after the response began; aborting the response")
-		// The status line is out: only an incomplete transfer can tell the
-		// client that this is not the end of the log.
-		panic(http.ErrAbortHandler)
+		st := statusFor(err)
+		if shuttingDown(ctx) {
+			logger.V(2).Info("Log stream ended by the server's shutdown")
+		} else {
+			logger.Error(err, "Log stream failed after the response began; ending it with the error in its trailer")
+		}
+		// Set after the body: net/http sends declared trailers from the
+		// header map once the handler returns, after the last chunk.
+		w.Header().Set(TrailerStreamError, trailerValue(st))
 	}
+}
+
+// TrailerStreamError is the HTTP trailer, declared by every streamed (200)
+// response, that carries a metav1.Status (one line of JSON) when the stream
+// ended because of an error (the engine's stream broke, the server shut
+// down) rather than at the end of the log. It is empty or absent otherwise.
+const TrailerStreamError = "X-Stream-Error"
+
+// trailerValue is st as one line of JSON that is a valid header value:
+// json.Marshal escapes every control character but DEL, which only a
+// string can hold, so it is escaped too.
+func trailerValue(st metav1.Status) string {
+	body, err := json.Marshal(st)
+	if err != nil { // cannot happen for a Status
+		return `{"kind":"Status","apiVersion":"v1","status":"Failure","code":500}`
+	}
+	return strings.ReplaceAll(string(body), "\x7f", `\u007f`)
 }
 
 // httpWriter writes to the response, flushing every write. It serves as both
@@ -136,6 +178,7 @@ func (h *httpWriter) commitLocked() {
 	hdr.Set("Content-Type", "text/plain")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Del("Content-Length") // chunked
+	hdr.Set("Trailer", TrailerStreamError)
 	h.w.WriteHeader(http.StatusOK)
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,8 +180,8 @@ func TestHTTPErrorBeforeFirstByte(t *testing.T) {
 	}
 }
 
-// An error after the first byte aborts the response: the client must not
-// mistake it for the end of the log.
+// An error after the first byte ends the body cleanly, with the error as a
+// Status in the trailer: the client can tell it from the end of the log.
 func TestHTTPErrorAfterFirstByte(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "http1", true: "http2"}[h2], func(t *testing.T) {
@@ -190,13 +191,65 @@ func TestHTTPErrorAfterFirstByte(t *testing.T) {
 			resp := get(t, s, context.Background())
 			checkStreamHeaders(t, resp)
 			body, err := io.ReadAll(resp.Body)
-			if string(body) != "partial" || err == nil {
-				t.Errorf("read %q, %v; want the partial body and an error", body, err)
+			if string(body) != "partial" || err != nil {
+				t.Errorf("read %q, %v; want the partial body and a clean end", body, err)
 			}
-			if p := s.waitServed(t); p != http.ErrAbortHandler {
-				t.Errorf("Serve panicked with %v, want http.ErrAbortHandler", p)
+			st := trailerStatus(t, resp)
+			if st.Code != http.StatusInternalServerError || !strings.Contains(st.Message, "engine stream broke") {
+				t.Errorf("trailer Status %+v, want a 500 with the copier's error", st)
+			}
+			if p := s.waitServed(t); p != nil {
+				t.Errorf("Serve panicked with %v", p)
 			}
 		})
+	}
+}
+
+// trailerStatus decodes the X-Stream-Error trailer of a response whose body
+// has been read to its end; the test fails without one.
+func trailerStatus(t *testing.T, resp *http.Response) metav1.Status {
+	t.Helper()
+	var st metav1.Status
+	v := resp.Trailer.Get(TrailerStreamError)
+	if err := json.Unmarshal([]byte(v), &st); err != nil || st.Kind != "Status" || st.Status != metav1.StatusFailure {
+		t.Fatalf("trailer %s = %q (%v), want a failure Status", TrailerStreamError, v, err)
+	}
+	return st
+}
+
+// A clean end of the log leaves the declared trailer empty.
+func TestHTTPTrailerEmptyAtTheEnd(t *testing.T) {
+	checkGoroutines(t)
+	s := newServer(t, Options{}, scripted([]piece{{data: []byte("all")}}, nil))
+	resp := get(t, s, context.Background())
+	if _, ok := resp.Trailer[TrailerStreamError]; !ok {
+		t.Errorf("trailer %s not declared: %v", TrailerStreamError, resp.Header)
+	}
+	if body, err := io.ReadAll(resp.Body); string(body) != "all" || err != nil {
+		t.Errorf("read %q, %v", body, err)
+	}
+	if v := resp.Trailer.Get(TrailerStreamError); v != "" {
+		t.Errorf("trailer %s = %q after a complete log", TrailerStreamError, v)
+	}
+	s.waitServed(t)
+}
+
+// A message with characters a header value cannot hold still makes a valid
+// trailer, one that decodes to the same message.
+func TestTrailerValue(t *testing.T) {
+	msg := "line1\nline2\r\t\x00\x7f del, \xff bad UTF-8, é€"
+	v := trailerValue(newStatus(http.StatusInternalServerError, msg))
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' || c == 0x7f {
+			t.Fatalf("trailer value holds byte %#x: %q", c, v)
+		}
+	}
+	var st metav1.Status
+	if err := json.Unmarshal([]byte(v), &st); err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.ToValidUTF8(msg, "\uFFFD"); st.Message != want {
+		t.Errorf("message %q, want %q", st.Message, want)
 	}
 }
 
@@ -228,11 +281,12 @@ func TestHTTPQuietStream(t *testing.T) {
 		resp := get(t, s, context.Background())
 		checkStreamHeaders(t, resp)
 		close(fail)
-		if _, err := io.ReadAll(resp.Body); err == nil {
-			t.Error("a failed stream ended cleanly")
+		if body, err := io.ReadAll(resp.Body); len(body) != 0 || err != nil {
+			t.Errorf("read %q, %v; want a clean end", body, err)
 		}
-		if p := s.waitServed(t); p != http.ErrAbortHandler {
-			t.Errorf("Serve panicked with %v, want http.ErrAbortHandler", p)
+		trailerStatus(t, resp)
+		if p := s.waitServed(t); p != nil {
+			t.Errorf("Serve panicked with %v", p)
 		}
 	})
 }

@@ -81,8 +81,10 @@ type Copier func(ctx context.Context, stdout, stderr io.Writer) error
 // for a WebSocket, after the connection has been closed. The copier is not
 // called when the WebSocket handshake is refused.
 //
-// When the copier fails after a plain HTTP response began, Serve panics with
-// http.ErrAbortHandler (see the package doc); callers must let it through.
+// A stream that began always ends cleanly, also when the copier fails or the
+// server shuts down: over plain HTTP with the error in the trailer
+// TrailerStreamError, over a WebSocket with a close code and reason (see the
+// package doc).
 func Serve(w http.ResponseWriter, req *http.Request, opts Options, copier Copier) {
 	opts = opts.withDefaults()
 	if wsstream.IsWebSocketRequest(req) {

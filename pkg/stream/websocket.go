@@ -111,13 +111,17 @@ func serveWebSocket(w http.ResponseWriter, req *http.Request, opts Options, copi
 		logger.V(2).Info("WebSocket handshake failed", "err", err)
 		return
 	}
-	ctx, cancel := context.WithCancel(req.Context())
+	// The server's shutdown ends the stream as the request's own end does:
+	// net/http does not wait for, nor tell, a hijacked connection.
+	parent, stop := withServerStop(req.Context(), req)
+	defer stop()
+	ctx, cancel := context.WithCancel(parent)
 	s := &session{
 		conn:       conn,
 		proto:      proto,
 		opts:       opts,
 		logger:     logger,
-		parent:     req.Context(),
+		parent:     parent,
 		ctx:        ctx,
 		cancel:     cancel,
 		pings:      make(chan string, 1),
@@ -150,7 +154,7 @@ type session struct {
 	proto  protocol
 	opts   Options
 	logger klog.Logger
-	parent context.Context    // the request's context
+	parent context.Context    // the request's context, also ended by the server's shutdown
 	ctx    context.Context    // the copier's; cancelled when the client is gone
 	cancel context.CancelFunc // cancels ctx; safe from any goroutine
 

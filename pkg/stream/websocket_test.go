@@ -645,15 +645,7 @@ func TestWebSocketServerShutdown(t *testing.T) {
 	}
 	shutdown()
 	w.waitCancelled(t)
-	msgs, err := readAll(t, c)
-	if code, _ := closeCode(err); code != websocket.CloseGoingAway {
-		t.Errorf("ended with %v, want 1001", err)
-	}
-	var st metav1.Status
-	if len(msgs) != 1 || msgs[0].data[0] != channelError || json.Unmarshal(msgs[0].data[1:], &st) != nil ||
-		st.Code != http.StatusServiceUnavailable {
-		t.Errorf("want one 503 Status on the error channel, got %v", msgs)
-	}
+	expectGoingAway(t, c)
 	s.waitServed(t)
 }
 
