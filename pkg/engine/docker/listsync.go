@@ -15,7 +15,8 @@ package docker
 //  3. Reconcile (list, then create / update-if-changed / delete mirrors); ready.
 //  4. The session goroutine itself is the worker: on dirty, or every
 //     ResyncInterval (after a Ping), it reconciles again. A stream error or a
-//     failed reconcile ends the session: not ready, reconnect with backoff.
+//     failed reconcile ends the session: not ready, reconnect with backoff
+//     (cut short when the engine answers again, see waitReconnect).
 //
 // Every reconcile and every delete through the API run under syncMu, so a
 // delete's Docker call and its reconcile are never interleaved with the event
@@ -161,7 +162,11 @@ func (m *listMirror[O]) Run(ctx context.Context) {
 		delay := backoffDelay(attempt, m.backoffCap)
 		attempt++
 		logger.Error(err, "Docker connection failed; mirrors kept as they are until the next sync", "retryIn", delay)
-		if !sleepCtx(ctx, delay) {
+		var ping func(context.Context) error
+		if isUnreachable(err) { // as the container Mirror does, see waitReconnect
+			ping = func(ctx context.Context) error { _, err := m.cli.Ping(ctx); return err }
+		}
+		if !waitReconnect(ctx, delay, ping) {
 			return
 		}
 	}

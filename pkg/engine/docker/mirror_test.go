@@ -219,6 +219,12 @@ func storedMirrors(t *testing.T, st storage.Interface) map[string]*containers.Co
 // waits for it to return.
 func startFakeMirror(t *testing.T, f *fakeDocker, st storage.Interface, mod func(*Config)) (m *Mirror, stop func()) {
 	t.Helper()
+	return startMirrorDialing(t, f.dial, st, mod)
+}
+
+// startMirrorDialing is startFakeMirror with the Mirror's sessions dialling dial.
+func startMirrorDialing(t *testing.T, dial func(string) (dockerAPI, error), st storage.Interface, mod func(*Config)) (m *Mirror, stop func()) {
+	t.Helper()
 	cfg := Config{Host: "unix:///fake.sock", Namespace: fakeNamespace, Storage: st, KeyFunc: fakeKey, ListKey: fakeListKey}
 	if mod != nil {
 		mod(&cfg)
@@ -227,7 +233,7 @@ func startFakeMirror(t *testing.T, f *fakeDocker, st storage.Interface, mod func
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.dial = f.dial
+	m.dial = dial
 	m.repairGrace = 20 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
