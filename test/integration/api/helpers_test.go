@@ -70,19 +70,7 @@ func eventually(t *testing.T, what string, check func() error) {
 // waitUntil polls check until it returns nil, failing with its last error at the timeout.
 func waitUntil(t *testing.T, timeout time.Duration, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, timeout, err)
-		}
-		<-tick.C
-	}
+	testenv.Eventually(t, timeout, what, check)
 }
 
 // stoppable is a command that exits promptly on SIGTERM, so stop and daemon
