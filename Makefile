@@ -1,5 +1,5 @@
 # containers-apiserver: see README.md.
-.PHONY: all build install run test e2e bench codegen verify-codegen verify-fresh clean
+.PHONY: all build install run test e2e bench fuzz codegen verify-codegen verify-fresh clean
 
 all: build
 
@@ -23,6 +23,10 @@ e2e:
 
 bench:
 	hack/bench.sh
+
+# Fuzz every Go fuzz target for FUZZTIME each (default 60s); `make test` only replays their seeds.
+fuzz:
+	hack/fuzz.sh
 
 codegen:
 	hack/update-codegen.sh
