@@ -2,7 +2,10 @@
 # Benchmark behind `make bench` (test/bench): TestBench, LIST latency of 2,000
 # mirrored containers through the HTTP API and Docker-event-to-watch latency;
 # TestBenchLogs, log streaming throughput and follow latency, straight from
-# Docker and through the server (HTTP/1.1, HTTP/2, WebSocket).
+# Docker and through the server (HTTP/1.1, HTTP/2, WebSocket); TestBenchFaults,
+# the fault suite's figures (dockerd killed and restarted 20 times: time from
+# dockerd answering to the mirror equal to docker ps -a; a burst of 500
+# containers), on test-owned daemons of its own (benchfaults, benchburst).
 #
 #   hack/bench.sh
 #
@@ -12,11 +15,13 @@
 # Needs root (for the private dockerd), like the integration tests.
 #
 # Prints a short report per part, also written to _output/bench/issue2.txt
-# (mirror) and _output/bench/issue3.txt (logs); the full test log is
+# (mirror), _output/bench/issue3.txt (logs) and _output/bench/issue9-faults.txt
+# (faults); the full test log is
 # _output/bench/bench.log.
 #
 # Env (defaults in brackets):
-#   CA_BENCH_ONLY [all]         all, mirror (TestBench) or logs (TestBenchLogs)
+#   CA_BENCH_ONLY [all]         all, mirror (TestBench), logs (TestBenchLogs) or
+#                               faults (TestBenchFaults)
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
 #   CA_BENCH_LIST_WARMUP [5]    CA_BENCH_LIST_ITERATIONS [50]
 #   CA_BENCH_OPS [200]          CA_BENCH_PAUSERS [4]
@@ -40,10 +45,11 @@ bin=$out/bench.test
 
 [[ $# -eq 0 ]] || ca_die "usage: ${0##*/} (no arguments; see the header for the environment)"
 case ${CA_BENCH_ONLY:-all} in
-all) tests='^TestBench(Logs)?$' reports=("$out/issue2.txt" "$out/issue3.txt") ;;
+all) tests='^TestBench(Logs|Faults)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt") ;;
 mirror) tests='^TestBench$' reports=("$out/issue2.txt") ;;
 logs) tests='^TestBenchLogs$' reports=("$out/issue3.txt") ;;
-*) ca_die "CA_BENCH_ONLY must be all, mirror or logs, got '$CA_BENCH_ONLY'" ;;
+faults) tests='^TestBenchFaults$' reports=("$out/issue9-faults.txt") ;;
+*) ca_die "CA_BENCH_ONLY must be all, mirror, logs or faults, got '$CA_BENCH_ONLY'" ;;
 esac
 ca_require_root "the benchmark's private dockerd"
 command -v go >/dev/null || ca_die "go not found"
@@ -62,6 +68,12 @@ purge() {
 	ca_log "stopping and purging dockerd '$daemon' (removes the containers)"
 	"$hack/stop-test-dockerd.sh" "$daemon" --purge ||
 		ca_log "WARNING: purge failed; run: hack/stop-test-dockerd.sh $daemon --purge"
+	# TestBenchFaults's own daemons, left behind when it was interrupted.
+	local d
+	for d in benchfaults benchburst; do
+		"$hack/stop-test-dockerd.sh" "$d" --purge ||
+			ca_log "WARNING: purge failed; run: hack/stop-test-dockerd.sh $d --purge"
+	done
 }
 child=""
 on_signal() {
@@ -97,6 +109,7 @@ ca_log "running the benchmark ${CA_BENCH_ONLY:-all} (log: $log)"
 	cd "$root/test/bench"
 	CA_BENCH=1 CA_BENCH_DOCKER_HOST=$host \
 		CA_BENCH_REPORT=$out/issue2.txt CA_BENCH_LOGS_REPORT=$out/issue3.txt \
+		CA_BENCH_FAULTS_REPORT=$out/issue9-faults.txt \
 		exec "$bin" -test.run "$tests" -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-30m}"
 ) >"$log" 2>&1 {lockfd}>&- &
 child=$!
