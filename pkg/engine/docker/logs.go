@@ -280,7 +280,31 @@ func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
 		// untilTime passed and Docker had nothing more: the body was closed.
 		return nil
 	}
+	var broken engineReadError
+	if errors.As(err, &broken) {
+		// Usually the engine went away (dockerd stopped or restarted); a
+		// client may follow again once it is back.
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("the docker engine's log stream of container %s broke: %v", s.id, broken.err))
+	}
 	return err
+}
+
+// engineReadError is a failed read of Docker's log stream (not io.EOF, its
+// end), as opposed to a failed write to the client.
+type engineReadError struct{ err error }
+
+func (e engineReadError) Error() string { return e.err.Error() }
+func (e engineReadError) Unwrap() error { return e.err }
+
+// engineReader marks the errors of reads from Docker.
+type engineReader struct{ r io.Reader }
+
+func (e engineReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = engineReadError{err}
+	}
+	return n, err
 }
 
 func (s *LogStream) currentBody() io.ReadCloser {
@@ -295,7 +319,7 @@ func (s *LogStream) copyBody(stdout, stderr io.Writer) error {
 	if src == nil {
 		return nil
 	}
-	var body io.Reader = src
+	var body io.Reader = engineReader{src}
 	if s.until != nil {
 		body = s.until.reader(body)
 	}

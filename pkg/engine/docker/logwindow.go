@@ -220,7 +220,7 @@ func (s *LogStream) countWindow(ctx context.Context, want int64) (windowCount, e
 				return nil
 			},
 		}
-		if err := m.read(body); err != nil {
+		if err := m.read(engineReader{body}); err != nil {
 			return wc, err
 		}
 		if k == 0 || wc.matches >= want || wc.total < k {
@@ -283,7 +283,7 @@ func (s *LogStream) serveWindow(ctx context.Context, wc windowCount, want int64,
 			},
 		}
 		// Pass each read's messages on before the next read, which may block.
-		err = m.read(flushingReader{body, b})
+		err = m.read(flushingReader{engineReader{body}, b})
 		if err == nil || errors.Is(err, errWindowServed) {
 			err = b.flush()
 		}
