@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
 	"sync"
@@ -71,4 +72,62 @@ func withServerStop(parent context.Context, req *http.Request) (ctx context.Cont
 // server is shutting down.
 func shuttingDown(ctx context.Context) bool {
 	return errors.Is(context.Cause(ctx), errServerShutdown)
+}
+
+// Sessions counts a server's WebSocket streams in progress, so that its
+// shutdown can wait for their close frames: http.Server.Shutdown waits for
+// active requests but not for hijacked connections, so without this the
+// process could exit while a session was still writing its 1001 close. The
+// zero value is ready; a nil *Sessions counts nothing.
+type Sessions struct {
+	// mu guards n and idle; sessions begin and end in their own goroutines.
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; made by a waiting Wait
+}
+
+// begin counts a session; the returned func, called once, ends it.
+func (s *Sessions) begin() (end func()) {
+	if s == nil {
+		return func() {}
+	}
+	s.mu.Lock()
+	s.n++
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.n--
+			if s.n == 0 && s.idle != nil {
+				close(s.idle)
+				s.idle = nil
+			}
+		})
+	}
+}
+
+// Wait returns once no session is in progress, or with an error when ctx
+// ends first.
+func (s *Sessions) Wait(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	if s.n == 0 {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle, n := s.idle, s.n
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%d WebSocket streams still open: %w", n, ctx.Err())
+	}
 }

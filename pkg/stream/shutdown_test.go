@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,50 @@ func TestServerStoppingPerServer(t *testing.T) {
 	}
 	if err := stopped[1][0].Err(); err != nil {
 		t.Errorf("the other server's streams were stopped: %v", err)
+	}
+}
+
+// TestSessionsWait: Wait returns once every counted session has ended, fails
+// when its context ends first, and a nil Sessions counts nothing.
+func TestSessionsWait(t *testing.T) {
+	var nilSessions *Sessions
+	nilSessions.begin()()
+	if err := nilSessions.Wait(context.Background()); err != nil {
+		t.Fatalf("nil Sessions: %v", err)
+	}
+
+	s := &Sessions{}
+	if err := s.Wait(context.Background()); err != nil {
+		t.Fatalf("no sessions: %v", err)
+	}
+	end1, end2 := s.begin(), s.begin()
+	short, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := s.Wait(short); err == nil || !strings.Contains(err.Error(), "2 WebSocket streams") {
+		t.Fatalf("Wait with 2 open sessions: %v", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- s.Wait(context.Background()) }()
+	end1()
+	end1() // a second call changes nothing
+	select {
+	case err := <-waited:
+		t.Fatalf("Wait returned with a session open: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	end2()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return once the sessions ended")
+	}
+	// Counting starts over.
+	end3 := s.begin()
+	end3()
+	if err := s.Wait(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -48,6 +48,9 @@ type Options struct {
 	// the copier down. Only a client that drains nothing for this long is
 	// dropped.
 	WriteTimeout time.Duration
+	// Sessions, if set, counts the WebSocket streams in progress, for the
+	// server's shutdown to wait on (see Sessions).
+	Sessions *Sessions
 }
 
 func (o Options) withDefaults() Options {

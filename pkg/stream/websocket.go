@@ -111,6 +111,8 @@ func serveWebSocket(w http.ResponseWriter, req *http.Request, opts Options, copi
 		logger.V(2).Info("WebSocket handshake failed", "err", err)
 		return
 	}
+	// Counted until the connection is closed, so a shutdown can wait for it.
+	defer opts.Sessions.begin()()
 	// The server's shutdown ends the stream as the request's own end does:
 	// net/http does not wait for, nor tell, a hijacked connection.
 	parent, stop := withServerStop(req.Context(), req)

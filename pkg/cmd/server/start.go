@@ -3,11 +3,15 @@ package server
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/component-base/logs"
 	logsapi "k8s.io/component-base/logs/api/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
 )
 
 // NewCommand returns the containers-apiserver command.
@@ -51,15 +55,31 @@ func NewCommand(ctx context.Context) *cobra.Command {
 	return cmd
 }
 
+// sessionDrainTimeout bounds how long a stopping server waits for its
+// WebSocket streams to close: each writes its close frame at once, then
+// waits for the client's reply (up to the stream write timeout, 30 s by
+// default), which a client that has gone silent never sends.
+const sessionDrainTimeout = 15 * time.Second
+
 // Run builds the server from the options and serves until ctx ends.
 func Run(ctx context.Context, o *Options) error {
 	cfg, err := o.Config()
 	if err != nil {
 		return err
 	}
+	sessions := &stream.Sessions{}
+	cfg.ExtraConfig.Stream.Sessions = sessions
 	srv, err := cfg.Complete().New()
 	if err != nil {
 		return fmt.Errorf("building the server: %w", err)
 	}
-	return srv.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+	err = srv.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+	// Shutdown does not wait for hijacked (WebSocket) connections; the
+	// shutdown already told each to close, so give them the time to do it.
+	wctx, cancel := context.WithTimeout(context.Background(), sessionDrainTimeout)
+	defer cancel()
+	if werr := sessions.Wait(wctx); werr != nil {
+		klog.FromContext(ctx).Info("Exiting with WebSocket streams not yet closed", "err", werr)
+	}
+	return err
 }
