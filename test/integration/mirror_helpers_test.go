@@ -25,7 +25,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/storage"
-	"k8s.io/component-base/metrics/legacyregistry"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/install"
@@ -307,30 +306,11 @@ func waitMirrorReady(t *testing.T, m *docker.Mirror) {
 // whose labels include want.
 func mirrorMetric(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
-	mfs, err := legacyregistry.DefaultGatherer.Gather()
+	v, err := testenv.Metric(name, want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for k, v := range want {
-				if have[k] != v {
-					continue metrics
-				}
-			}
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum
+	return v
 }
 
 // mirrorProxy forwards a unix socket to Docker's and can cut the engine off:

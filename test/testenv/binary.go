@@ -27,15 +27,32 @@ type Binary struct {
 	err    error         // what Wait returned; set before exited is closed
 }
 
-// StartBinary builds the server and runs it standalone against dockerHost on
-// a free port, with extra flags appended, and waits until /readyz answers
-// 200. Whatever is still running when the test ends is sent SIGTERM, then
-// SIGKILL after a minute.
+// StartBinary builds the server with the race detector and runs it
+// standalone against dockerHost on a free port, with extra flags appended,
+// and waits until /readyz answers 200. Whatever is still running when the
+// test ends is sent SIGTERM, then SIGKILL after a minute.
 func StartBinary(t testing.TB, dockerHost string, extra ...string) *Binary {
+	t.Helper()
+	return StartBinaryWith(t, dockerHost, BinaryOptions{Race: true}, extra...)
+}
+
+// BinaryOptions adjust StartBinaryWith.
+type BinaryOptions struct {
+	// Race builds with the race detector (which multiplies memory use: off
+	// for measurements of the server's own memory).
+	Race bool
+}
+
+// StartBinaryWith is StartBinary with options.
+func StartBinaryWith(t testing.TB, dockerHost string, o BinaryOptions, extra ...string) *Binary {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "containers-apiserver")
-	build := exec.Command("go", "build", "-race", "-o", bin, "./cmd/apiserver")
+	args := []string{"build", "-o", bin}
+	if o.Race {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "./cmd/apiserver")...)
 	build.Dir = Root()
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -57,10 +74,10 @@ func StartBinary(t testing.TB, dockerHost string, extra ...string) *Binary {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"--standalone", "--secure-port", strconv.Itoa(port),
+	flags := append([]string{"--standalone", "--secure-port", strconv.Itoa(port),
 		"--cert-dir", filepath.Join(dir, "certs"), "--token-file", filepath.Join(dir, "token"),
 		"--write-kubeconfig", b.Kubeconfig, "--docker-host", dockerHost}, extra...)
-	b.cmd = exec.Command(bin, args...)
+	b.cmd = exec.Command(bin, flags...)
 	b.cmd.Stdout, b.cmd.Stderr = logFile, logFile
 	// Killed with the test binary, even when that dies without cleanups.
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -100,6 +117,9 @@ func StartBinary(t testing.TB, dockerHost string, extra ...string) *Binary {
 	b.Token = string(bytesTrimSpace(token))
 	return b
 }
+
+// PID is the server process's ID.
+func (b *Binary) PID() int { return b.cmd.Process.Pid }
 
 // Signal sends sig to the server process; nil if it has exited already.
 func (b *Binary) Signal(sig os.Signal) error {

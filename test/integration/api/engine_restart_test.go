@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,27 +26,8 @@ const restartDeadline = 120 * time.Second
 // reason, then ready again, and the registry equals `docker ps -a` with no
 // ghost or duplicate objects.
 func TestDockerdKilledAndRestarted(t *testing.T) {
-	const name = "apirestart"
-	start := func() (host, pidfile string) {
-		t.Helper()
-		out, err := testenv.Script("start-test-dockerd.sh", name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-			if v, ok := strings.CutPrefix(l, "PIDFILE="); ok {
-				pidfile = v
-			} else {
-				host = l
-			}
-		}
-		return host, pidfile
-	}
-	host, pidfile := start()
-	t.Cleanup(func() { _, _ = testenv.Script("stop-test-dockerd.sh", name, "--purge") })
-	if _, err := testenv.Script("build-busybox-image.sh", "-H", host); err != nil {
-		t.Fatal(err)
-	}
+	d := testenv.StartDockerd(t, "apirestart")
+	host := d.Host
 
 	s := testenv.StartServer(t, host, testenv.ServerOptions{})
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
@@ -80,15 +58,7 @@ func TestDockerdKilledAndRestarted(t *testing.T) {
 	removed := testenv.MustDocker(t, host, "create", "--name", testenv.UniqueName(t, "removed"), testenv.BusyboxImage, "true")
 	registryEqualsDocker(t, s, host)
 
-	pidData, err := os.ReadFile(pidfile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(pidData)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := d.Kill(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -121,7 +91,7 @@ func TestDockerdKilledAndRestarted(t *testing.T) {
 	expect503("a delete", s.Client.ContainersV1alpha1().Containers(s.Namespace).Delete(context.Background(), kept, metav1.DeleteOptions{}))
 	expect503("an image delete", s.Client.ContainersV1alpha1().Images(s.Namespace).Delete(context.Background(), imageObj, metav1.DeleteOptions{}))
 	expect503("a volume delete", s.Client.ContainersV1alpha1().Volumes(s.Namespace).Delete(context.Background(), volObj, metav1.DeleteOptions{}))
-	_, err = s.Client.ContainersV1alpha1().VolumeCreateRequests(s.Namespace).Create(context.Background(),
+	_, err := s.Client.ContainersV1alpha1().VolumeCreateRequests(s.Namespace).Create(context.Background(),
 		&v1alpha1.VolumeCreateRequest{ObjectMeta: metav1.ObjectMeta{GenerateName: "outage-"}}, metav1.CreateOptions{})
 	expect503("a request", err)
 	for what, get := range map[string]func() error{
@@ -144,9 +114,8 @@ func TestDockerdKilledAndRestarted(t *testing.T) {
 		t.Errorf("a refused action was stored: %v", c.Annotations)
 	}
 
-	host2, _ := start()
-	if host2 != host {
-		t.Fatalf("restarted daemon moved from %s to %s", host, host2)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
 	}
 	testenv.MustDocker(t, host, "rm", "-f", removed)
 	runContainer(t, host, testenv.UniqueName(t, "added"))

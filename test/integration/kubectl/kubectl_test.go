@@ -5,13 +5,7 @@ package kubectl
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"net"
-	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,72 +22,7 @@ type cluster struct {
 
 // startBinary builds cmd/apiserver and runs it standalone, as `make run` does.
 func startBinary(t *testing.T, dockerHost string) *cluster {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "containers-apiserver")
-	build := exec.Command("go", "build", "-race", "-o", bin, "./cmd/apiserver")
-	build.Dir = testenv.Root()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	logFile, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--standalone", "--secure-port", strconv.Itoa(port),
-		"--cert-dir", filepath.Join(dir, "certs"), "--token-file", filepath.Join(dir, "token"),
-		"--write-kubeconfig", kubeconfig, "--docker-host", dockerHost)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// SIGTERM lets the server shut down cleanly.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		logFile.Close()
-		if t.Failed() {
-			log, _ := os.ReadFile(logFile.Name())
-			t.Logf("server log tail:\n%s", tail(string(log), 3000))
-		}
-	})
-
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // readiness probe
-	defer hc.CloseIdleConnections()
-	until := time.Now().Add(deadline)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("server exited: %v", err)
-		case <-tick.C:
-		}
-		if _, err := os.Stat(kubeconfig); err == nil {
-			if resp, err := hc.Get("https://127.0.0.1:" + strconv.Itoa(port) + "/readyz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return &cluster{t: t, kubeconfig: kubeconfig}
-				}
-			}
-		}
-		if time.Now().After(until) {
-			t.Fatal("server not ready in time")
-		}
-	}
+	return &cluster{t: t, kubeconfig: testenv.StartBinary(t, dockerHost).Kubeconfig}
 }
 
 func (c *cluster) kubectl(args ...string) string {
@@ -103,13 +32,6 @@ func (c *cluster) kubectl(args ...string) string {
 		c.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
 
 const resource = "containers.containers.rancherdesktop.io"
