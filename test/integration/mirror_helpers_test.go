@@ -35,10 +35,9 @@ import (
 )
 
 const (
-	mirrorNamespace  = "rancher-desktop"
-	mirrorPrefix     = "/containers.rancherdesktop.io/containers"
-	mirrorWaitTime   = 30 * time.Second // deadline of every wait on the mirror
-	mirrorPollPeriod = 20 * time.Millisecond
+	mirrorNamespace = "rancher-desktop"
+	mirrorPrefix    = "/containers.rancherdesktop.io/containers"
+	mirrorWaitTime  = 30 * time.Second // deadline of every wait on the mirror
 )
 
 // mirrorPrefixName is a unique container name prefix for one test.
@@ -282,19 +281,7 @@ func startMirror(t *testing.T, s *mirrorStore, host string, mod func(*docker.Con
 // nil or the deadline passes.
 func mirrorEventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(mirrorWaitTime)
-	tick := time.NewTicker(mirrorPollPeriod)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %v", mirrorWaitTime, what, err)
-		}
-		<-tick.C
-	}
+	testenv.Eventually(t, mirrorWaitTime, what, cond)
 }
 
 func waitMirrorReady(t *testing.T, m *docker.Mirror) {

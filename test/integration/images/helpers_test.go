@@ -5,6 +5,7 @@ package images
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"sort"
 	"strings"
@@ -171,19 +172,12 @@ func (w *watcher) waitFor(typ watch.EventType, name string, seen map[string]int)
 // eventually polls check until it returns "", failing with its last answer at the deadline.
 func eventually(t *testing.T, what string, check func() string) {
 	t.Helper()
-	deadline := time.Now().Add(eventDeadline)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		msg := check()
-		if msg == "" {
-			return
+	testenv.Eventually(t, eventDeadline, what, func() error {
+		if msg := check(); msg != "" {
+			return errors.New(msg)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %s", what, msg)
-		}
-		<-tick.C
-	}
+		return nil
+	})
 }
 
 // dockerImages is `docker images` as "ID repoTag" lines (repoTag empty when
