@@ -5,7 +5,9 @@
 # Docker and through the server (HTTP/1.1, HTTP/2, WebSocket); TestBenchFaults,
 # the fault suite's figures (dockerd killed and restarted 20 times: time from
 # dockerd answering to the mirror equal to docker ps -a; a burst of 500
-# containers), on test-owned daemons of its own (benchfaults, benchburst).
+# containers), on test-owned daemons of its own (benchfaults, benchburst);
+# TestBenchTailMemory, the server's peak RSS while it serves a 40 MB log with
+# the options that once held lines (stream or untilTime with tailLines).
 #
 #   hack/bench.sh
 #
@@ -15,13 +17,14 @@
 # Needs root (for the private dockerd), like the integration tests.
 #
 # Prints a short report per part, also written to _output/bench/issue2.txt
-# (mirror), _output/bench/issue3.txt (logs) and _output/bench/issue9-faults.txt
-# (faults); the full test log is
+# (mirror), _output/bench/issue3.txt (logs), _output/bench/issue9-faults.txt
+# (faults) and _output/bench/issue9-memory.txt (memory); the full test log is
 # _output/bench/bench.log.
 #
 # Env (defaults in brackets):
-#   CA_BENCH_ONLY [all]         all, mirror (TestBench), logs (TestBenchLogs) or
-#                               faults (TestBenchFaults)
+#   CA_BENCH_ONLY [all]         all, mirror (TestBench), logs (TestBenchLogs),
+#                               faults (TestBenchFaults) or memory (TestBenchTailMemory)
+#   CA_BENCH_TAIL_MB [40]       size of the tail memory benchmark's log, 10^6 bytes
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
 #   CA_BENCH_LIST_WARMUP [5]    CA_BENCH_LIST_ITERATIONS [50]
 #   CA_BENCH_OPS [200]          CA_BENCH_PAUSERS [4]
@@ -45,11 +48,12 @@ bin=$out/bench.test
 
 [[ $# -eq 0 ]] || ca_die "usage: ${0##*/} (no arguments; see the header for the environment)"
 case ${CA_BENCH_ONLY:-all} in
-all) tests='^TestBench(Logs|Faults)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt") ;;
+all) tests='^TestBench(Logs|Faults|TailMemory)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt" "$out/issue9-memory.txt") ;;
 mirror) tests='^TestBench$' reports=("$out/issue2.txt") ;;
 logs) tests='^TestBenchLogs$' reports=("$out/issue3.txt") ;;
 faults) tests='^TestBenchFaults$' reports=("$out/issue9-faults.txt") ;;
-*) ca_die "CA_BENCH_ONLY must be all, mirror, logs or faults, got '$CA_BENCH_ONLY'" ;;
+memory) tests='^TestBenchTailMemory$' reports=("$out/issue9-memory.txt") ;;
+*) ca_die "CA_BENCH_ONLY must be all, mirror, logs, faults or memory, got '$CA_BENCH_ONLY'" ;;
 esac
 ca_require_root "the benchmark's private dockerd"
 command -v go >/dev/null || ca_die "go not found"
@@ -109,7 +113,7 @@ ca_log "running the benchmark ${CA_BENCH_ONLY:-all} (log: $log)"
 	cd "$root/test/bench"
 	CA_BENCH=1 CA_BENCH_DOCKER_HOST=$host \
 		CA_BENCH_REPORT=$out/issue2.txt CA_BENCH_LOGS_REPORT=$out/issue3.txt \
-		CA_BENCH_FAULTS_REPORT=$out/issue9-faults.txt \
+		CA_BENCH_FAULTS_REPORT=$out/issue9-faults.txt CA_BENCH_TAILMEM_REPORT=$out/issue9-memory.txt \
 		exec "$bin" -test.run "$tests" -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-30m}"
 ) >"$log" 2>&1 {lockfd}>&- &
 child=$!

@@ -148,14 +148,7 @@ func TestBench(t *testing.T) {
 	rep.loadEnd = loadAvg()
 	rep.elapsed = time.Since(rep.started)
 	text := rep.String()
-	fmt.Print("\n" + text)
-	if err := os.MkdirAll(filepath.Dir(p.report), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p.report, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("report written to %s", p.report)
+	writeReport(t, p.report, text)
 	if p.strict && !rep.passed() {
 		t.Errorf("CA_BENCH_STRICT=1 and a target was missed (see the report)")
 	}

@@ -53,14 +53,7 @@ func TestBenchFaults(t *testing.T) {
 	rep.loadEnd = loadAvg()
 	rep.elapsed = time.Since(rep.started)
 	text := rep.String()
-	fmt.Print("\n" + text)
-	if err := os.MkdirAll(filepath.Dir(rep.report), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(rep.report, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("report written to %s", rep.report)
+	writeReport(t, rep.report, text)
 	if os.Getenv("CA_BENCH_STRICT") == "1" && !rep.passed() {
 		t.Errorf("CA_BENCH_STRICT=1 and a target was missed (see the report)")
 	}
