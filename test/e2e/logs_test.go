@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -236,4 +237,37 @@ func TestLogsNameCutAtRequestTimeout(t *testing.T) {
 			t.Errorf("WebSocket follow of logs ended at %s: %v", lastAt, err)
 		}
 	})
+}
+
+// TestStreamTrailerThroughAggregator: the X-Stream-Error trailer that every
+// streamed log response declares (empty at the end of the log) reaches a
+// client through kube-apiserver's aggregator, over HTTP/2 and HTTP/1.1.
+func TestStreamTrailerThroughAggregator(t *testing.T) {
+	e := Get(t)
+	id := e.Container(t, "trailer", TriggeredScript)
+	e.WaitMirrored(t, id)
+	for _, proto := range []string{"HTTP/2", "HTTP/1.1"} {
+		t.Run(strings.ReplaceAll(proto, "/", ""), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			req := e.Request(ctx, LogReader, http.MethodGet, e.ContainerPath(id, "log"), nil)
+			resp, err := (&http.Client{Transport: e.transportFor(t, LogReader, proto)}).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "ready") {
+				t.Fatalf("GET log: %d %v %q", resp.StatusCode, err, body)
+			}
+			v, declared := resp.Trailer[http.CanonicalHeaderKey("X-Stream-Error")]
+			if !declared {
+				t.Fatalf("%s: the X-Stream-Error trailer did not come through (trailers %v, Trailer header %q)",
+					resp.Proto, resp.Trailer, resp.Header.Values("Trailer"))
+			}
+			if len(v) > 0 && v[0] != "" {
+				t.Fatalf("a log that ended has X-Stream-Error %q", v)
+			}
+		})
+	}
 }
