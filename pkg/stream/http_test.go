@@ -290,31 +290,3 @@ func TestHTTPQuietStream(t *testing.T) {
 		}
 	})
 }
-
-// The copier of an HTTP/2 response is asked to space its reads (its frames
-// are costly); those of HTTP/1.1 and WebSocket streams are not.
-func TestReadGapByTransport(t *testing.T) {
-	for _, h2 := range []bool{false, true} {
-		gaps := make(chan time.Duration, 1)
-		s := newServer(t, Options{}, func(ctx context.Context, stdout, _ io.Writer) error {
-			gaps <- ReadGap(ctx)
-			_, err := stdout.Write([]byte("x"))
-			return err
-		}, serverConfig{http2: h2})
-		resp := get(t, s, context.Background())
-		if _, err := io.ReadAll(resp.Body); err != nil {
-			t.Fatal(err)
-		}
-		if (resp.ProtoMajor == 2) != h2 {
-			t.Fatalf("http2=%v: response is %s", h2, resp.Proto)
-		}
-		got, want := <-gaps, time.Duration(0)
-		if h2 {
-			want = http2ReadGap
-		}
-		if got != want {
-			t.Errorf("%s: ReadGap %v, want %v", resp.Proto, got, want)
-		}
-		s.waitServed(t)
-	}
-}

@@ -94,32 +94,7 @@ func Serve(w http.ResponseWriter, req *http.Request, opts Options, copier Copier
 		serveWebSocket(w, req, opts, copier)
 		return
 	}
-	if req.ProtoMajor >= 2 {
-		req = req.WithContext(context.WithValue(req.Context(), readGapKey{}, http2ReadGap))
-	}
 	serveHTTP(w, req, copier)
-}
-
-// http2ReadGap is the ReadGap of an HTTP/2 response. Go's HTTP/2 server
-// hands every flushed write to its connection goroutine and back, and the
-// client acknowledges the bytes with window updates: a frame costs several
-// times what an HTTP/1.1 chunk or a WebSocket message does. Read the moment
-// it arrives, a log burst from Docker (one chunk per line) becomes one frame
-// per line, and on a busy machine that CPU is taken from dockerd, which is
-// producing the log: the measured throughput was 0.6 of Docker's, and 0.85
-// with this gap (README, Benchmarks). A gap of 1 ms delays no line by more
-// than about that, and none at all after a quiet spell.
-const http2ReadGap = time.Millisecond
-
-type readGapKey struct{}
-
-// ReadGap is how long a Copier should leave, while its source is delivering
-// without pause, between a read that returned data and the next one, so that
-// a burst is read and written in fewer, larger pieces; 0 means read again at
-// once. Serve sets it for transports whose writes are costly.
-func ReadGap(ctx context.Context) time.Duration {
-	d, _ := ctx.Value(readGapKey{}).(time.Duration)
-	return d
 }
 
 // errClosed is what writes return once the stream has ended on the client's side.

@@ -65,6 +65,16 @@ func (u *untilWatch) run() {
 	}
 }
 
+// restartWait restarts the clock of a pending read: time the reader spent on
+// its own output (a flush to a slow client) is not Docker being idle.
+func (u *untilWatch) restartWait() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.readingSince.IsZero() {
+		u.readingSince = time.Now()
+	}
+}
+
 // stop ends the goroutine; Copy calls it once, when it returns.
 func (u *untilWatch) stop() { close(u.done) }
 

@@ -20,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
-	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
 )
 
 // Logs opens container logs in a Docker engine for the log subresource.
@@ -41,11 +40,31 @@ func NewLogs(host string, ready func() error) (*Logs, error) {
 			host = DefaultHost
 		}
 	}
-	cli, err := newClient(host, withReadBufferSize(logReadBufferSize))
+	cli, err := newClient(host, withReadBufferSize(logReadBufferSize), withBlockingConns(host))
 	if err != nil {
 		return nil, err
 	}
 	return &Logs{host: host, cli: cli, ready: ready}, nil
+}
+
+// withBlockingConns makes the client dial a unix socket host with
+// blockingConn (see there why), one connection per request: a connection
+// carries the ReadHooks of the request that dialed it, so none is reused.
+// Other hosts keep net/http's connections.
+func withBlockingConns(host string) client.Opt {
+	return func(c *client.Client) error {
+		dial := blockingDialer(host)
+		if dial == nil {
+			return nil
+		}
+		if err := client.WithDialContext(dial)(c); err != nil {
+			return err
+		}
+		if tr, ok := c.HTTPClient().Transport.(*http.Transport); ok {
+			tr.DisableKeepAlives = true
+		}
+		return nil
+	}
 }
 
 // logReadBufferSize is the buffer between the Docker connection and a log
@@ -98,7 +117,11 @@ func (l *Logs) Open(ctx context.Context, id string, opts *containers.ContainerLo
 		l: l, id: id, tty: tty, opts: opts, stream: stream,
 		window: windowOf(opts, time.Now()),
 		limit:  -1,
+		hooks:  &ReadHooks{},
 	}
+	// Every Docker request of the stream dials a connection that calls the
+	// hooks: the copier flushes its batch there (see Copy).
+	ctx = WithReadHooks(ctx, s.hooks)
 	// A follow whose untilTime has passed has nothing to wait for.
 	s.follow = opts.Follow && (s.window.until.IsZero() || s.window.until.After(time.Now()))
 	if opts.LimitBytes != nil {
@@ -173,8 +196,12 @@ type LogStream struct {
 	// limit is the number of bytes still allowed; -1 for no limit. Only the
 	// goroutine in Copy uses it.
 	limit        int64
-	windowedTail bool          // see logwindow.go
-	readGap      time.Duration // set by Copy; see pacedReader
+	windowedTail bool // see logwindow.go
+	// hooks flush batch before a read of Docker's stream blocks; batch holds
+	// the output of the reads since. Set up by Copy; only its goroutine
+	// uses batch.
+	hooks *ReadHooks
+	batch *batch
 
 	// mu guards body and closed: Close may come from another goroutine to
 	// interrupt a blocked read.
@@ -255,20 +282,30 @@ func (lw limitWriter) Write(p []byte) (int, error) {
 // Copy writes the log until it ends (or, following, until the container
 // stops), the byte limit is reached, or ctx is done.
 //
-// When the transport asks for it (stream.ReadGap: HTTP/2, whose frames are
-// costly), reads of a log arriving without pause are spaced that far apart.
+// Output is batched: what Docker sends while the log is busy goes out in
+// writes of up to maxBatch, and the batch is flushed whenever no more data is
+// waiting (ReadHooks.BeforeBlock), so a quiet line is passed on at once.
 func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
-	s.readGap = stream.ReadGap(ctx)
-	stdout, stderr = limitWriter{s, stdout}, limitWriter{s, stderr}
+	s.batch = &batch{stdout: limitWriter{s, stdout}, stderr: limitWriter{s, stderr}}
 	if s.follow && !s.window.until.IsZero() {
 		s.until = newUntilWatch(s.window.until, func() { _ = s.Close() })
 		defer s.until.stop()
 	}
+	s.hooks.BeforeBlock = func() error {
+		err := s.batch.flush()
+		if s.until != nil {
+			// A slow client's flush is not Docker being idle.
+			s.until.restartWait()
+		}
+		return err
+	}
+	s.hooks.Arm()
+	defer s.hooks.Disarm()
 	var err error
 	if s.windowedTail {
-		err = s.copyWindowedTail(ctx, stdout, stderr)
+		err = s.copyWindowedTail(ctx)
 	} else {
-		err = s.copyBody(stdout, stderr)
+		err = s.copyBody()
 	}
 	switch {
 	case errors.Is(err, errLimitReached):
@@ -301,7 +338,8 @@ type engineReader struct{ r io.Reader }
 
 func (e engineReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF {
+	var hookErr *hookError
+	if err != nil && err != io.EOF && !errors.As(err, &hookErr) {
 		err = engineReadError{err}
 	}
 	return n, err
@@ -314,7 +352,7 @@ func (s *LogStream) currentBody() io.ReadCloser {
 }
 
 // copyBody copies the engine's body: raw with a TTY, else demultiplexed.
-func (s *LogStream) copyBody(stdout, stderr io.Writer) error {
+func (s *LogStream) copyBody() error {
 	src := s.currentBody()
 	if src == nil {
 		return nil
@@ -323,30 +361,35 @@ func (s *LogStream) copyBody(stdout, stderr io.Writer) error {
 	if s.until != nil {
 		body = s.until.reader(body)
 	}
-	if s.readGap > 0 {
-		body = &pacedReader{r: body, gap: s.readGap}
+	if err := s.copyInto(body); err != nil {
+		return err
+	}
+	return s.batch.flush()
+}
+
+// copyInto demultiplexes a Docker stream (raw with a TTY) into the batch.
+func (s *LogStream) copyInto(body io.Reader) error {
+	if !s.hooks.Attached() {
+		// No connection of ours calls the hooks (a TCP host): flush before
+		// every read instead, since any read may block.
+		body = flushingReader{body, s.batch}
 	}
 	if s.tty {
-		_, err := io.Copy(stdout, body)
+		_, err := io.Copy(s.batch.writer(false), body)
 		return err
 	}
-	// stdcopy writes one Docker frame (usually one line) at a time; batch
-	// them per read, so a burst of short lines is one chunk or one WebSocket
-	// message rather than thousands.
-	b := &batch{stdout: stdout, stderr: stderr}
-	if _, err := stdcopy.StdCopy(b.writer(false), b.writer(true), flushingReader{body, b}); err != nil {
-		return err
-	}
-	return b.flush()
+	// stdcopy writes one Docker frame (usually one line) at a time.
+	_, err := stdcopy.StdCopy(s.batch.writer(false), s.batch.writer(true), body)
+	return err
 }
 
 // maxBatch bounds what a batch holds before it is passed on.
 const maxBatch = 32 << 10
 
-// batch collects the frames stdcopy demultiplexes from one read of Docker's
-// stream, in order, and passes them on before the next read (which may
-// block): bursts are coalesced, and nothing waits while the stream is idle.
-// Only the goroutine running Copy uses it.
+// batch collects the frames stdcopy demultiplexes from Docker's stream, in
+// order, and passes them on when it holds maxBatch or before a read that
+// would block: bursts are coalesced, and nothing waits while the stream is
+// idle. Only the goroutine running Copy uses it.
 type batch struct {
 	stdout, stderr io.Writer
 	data           []byte
@@ -411,27 +454,4 @@ func (f flushingReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return f.r.Read(p)
-}
-
-// pacedReader leaves at least gap between a read that returned data and the
-// next read, so that a log arriving without pause is read in fewer, larger
-// pieces. A read after a quiet spell is not delayed. Only the goroutine in
-// Copy uses it.
-type pacedReader struct {
-	r    io.Reader
-	gap  time.Duration
-	last time.Time // when the last read that returned data returned
-}
-
-func (p *pacedReader) Read(b []byte) (int, error) {
-	if !p.last.IsZero() {
-		if wait := p.gap - time.Since(p.last); wait > 0 {
-			time.Sleep(wait)
-		}
-	}
-	n, err := p.r.Read(b)
-	if n > 0 {
-		p.last = time.Now()
-	}
-	return n, err
 }

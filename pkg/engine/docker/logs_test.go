@@ -78,57 +78,6 @@ func (o *oneByte) Read(p []byte) (int, error) {
 	return o.r.Read(p)
 }
 
-// stampedReader returns one byte per read and records when each read began.
-type stampedReader struct{ starts []time.Time }
-
-func (r *stampedReader) Read(p []byte) (int, error) {
-	r.starts = append(r.starts, time.Now())
-	p[0] = 'x'
-	return 1, nil
-}
-
-// TestPacedReaderSpacesBusyReads: after a read that returned data, the next
-// read starts no sooner than the gap.
-func TestPacedReaderSpacesBusyReads(t *testing.T) {
-	const gap = 20 * time.Millisecond
-	src := &stampedReader{}
-	p := &pacedReader{r: src, gap: gap}
-	buf := make([]byte, 8)
-	var ends []time.Time
-	for range 4 {
-		if n, err := p.Read(buf); n != 1 || err != nil {
-			t.Fatalf("Read: %d, %v", n, err)
-		}
-		ends = append(ends, time.Now())
-	}
-	for i := 1; i < len(src.starts); i++ {
-		if d := src.starts[i].Sub(ends[i-1]); d < gap-time.Millisecond {
-			t.Errorf("read %d began %v after the previous one returned data, want at least %v", i, d, gap)
-		}
-	}
-}
-
-// TestPacedReaderFirstReadAtOnce: the first read is not delayed (it returns
-// long before a 10 s gap could have passed).
-func TestPacedReaderFirstReadAtOnce(t *testing.T) {
-	const gap = 10 * time.Second
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		src := &stampedReader{}
-		p := &pacedReader{r: src, gap: gap}
-		buf := make([]byte, 8)
-		if n, err := p.Read(buf); n != 1 || err != nil {
-			t.Errorf("Read: %d, %v", n, err)
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(gap / 2):
-		t.Fatalf("the first read waited (gap %v)", gap)
-	}
-}
-
 // TestWindowOf: times before 1970 and sinceSeconds of any size never reach
 // Docker as negative Unix times; since after until is an empty window.
 func TestWindowOf(t *testing.T) {

@@ -131,7 +131,8 @@ func useWindowedTail(tty bool, stream string, opts *containers.ContainerLogOptio
 }
 
 // copyWindowedTail writes the last N matching messages, then follows when asked.
-func (s *LogStream) copyWindowedTail(ctx context.Context, stdout, stderr io.Writer) error {
+func (s *LogStream) copyWindowedTail(ctx context.Context) error {
+	ctx = WithReadHooks(ctx, s.hooks)
 	want := *s.opts.TailLines
 	var last time.Time
 	for attempt := 1; ; attempt++ {
@@ -142,7 +143,7 @@ func (s *LogStream) copyWindowedTail(ctx context.Context, stdout, stderr io.Writ
 		if wc.matches == 0 {
 			break
 		}
-		last, err = s.serveWindow(ctx, wc, want, stdout, stderr)
+		last, err = s.serveWindow(ctx, wc, want)
 		if errors.Is(err, errWindowMoved) && attempt < maxWindowRetries {
 			continue
 		}
@@ -170,7 +171,7 @@ func (s *LogStream) copyWindowedTail(ctx context.Context, stdout, stderr io.Writ
 	if !s.setBody(body) {
 		return nil
 	}
-	return s.copyBody(stdout, stderr)
+	return s.copyBody()
 }
 
 // windowOptions asks Docker for the last k messages of both streams with
@@ -231,7 +232,7 @@ func (s *LogStream) countWindow(ctx context.Context, want int64) (windowCount, e
 }
 
 // serveWindow is step 2. It returns the timestamp of the last message written.
-func (s *LogStream) serveWindow(ctx context.Context, wc windowCount, want int64, stdout, stderr io.Writer) (time.Time, error) {
+func (s *LogStream) serveWindow(ctx context.Context, wc windowCount, want int64) (time.Time, error) {
 	since := wc.start.ts.Add(-time.Second)
 	if since.Before(s.window.since) {
 		since = s.window.since
@@ -248,7 +249,7 @@ func (s *LogStream) serveWindow(ctx context.Context, wc windowCount, want int64,
 		if !s.setBody(body) {
 			return time.Time{}, ctx.Err()
 		}
-		b := &batch{stdout: stdout, stderr: stderr}
+		b := s.batch
 		var (
 			found bool
 			seen  int64 // matching messages since the window's start
@@ -282,8 +283,12 @@ func (s *LogStream) serveWindow(ctx context.Context, wc windowCount, want int64,
 				return nil
 			},
 		}
-		// Pass each read's messages on before the next read, which may block.
-		err = m.read(flushingReader{engineReader{body}, b})
+		var src io.Reader = engineReader{body}
+		if !s.hooks.Attached() {
+			// Pass each read's messages on before the next read, which may block.
+			src = flushingReader{src, b}
+		}
+		err = m.read(src)
 		if err == nil || errors.Is(err, errWindowServed) {
 			err = b.flush()
 		}
