@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark behind `make bench` (test/bench): TestBench, LIST latency of 2,000
 # mirrored containers through the HTTP API and Docker-event-to-watch latency;
-# TestBenchLogs, log streaming throughput and follow latency, straight from
-# Docker and through the server (HTTP/1.1, HTTP/2, WebSocket); TestBenchFaults,
+# TestBenchLogs, log streaming throughput, follow latency and idle follows,
+# straight from Docker and through the server (HTTP/1.1, HTTP/2, WebSocket),
+# directly and through kube-apiserver (the e2e control plane, hack/e2e-up.sh,
+# started here with a server built without -race); TestBenchFaults,
 # the fault suite's figures (dockerd killed and restarted 20 times: time from
 # dockerd answering to the mirror equal to docker ps -a; a burst of 500
 # containers), on test-owned daemons of its own (benchfaults, benchburst);
@@ -25,6 +27,7 @@
 #   CA_BENCH_ONLY [all]         all, mirror (TestBench), logs (TestBenchLogs),
 #                               faults (TestBenchFaults) or memory (TestBenchTailMemory)
 #   CA_BENCH_TAIL_MB [40]       size of the tail memory benchmark's log, 10^6 bytes
+#   CA_BENCH_AGGREGATED [1]     0: no control plane, so no kube-apiserver log paths
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
 #   CA_BENCH_LIST_WARMUP [5]    CA_BENCH_LIST_ITERATIONS [50]
 #   CA_BENCH_OPS [200]          CA_BENCH_PAUSERS [4]
@@ -66,12 +69,16 @@ flock -n "$lockfd" || ca_die "another hack/bench.sh is running (lock $out/.lock)
 
 start=$SECONDS
 purged=""
+e2e_env=""
 purge() {
 	[[ -z $purged ]] || return 0
 	purged=1
 	ca_log "stopping and purging dockerd '$daemon' (removes the containers)"
 	"$hack/stop-test-dockerd.sh" "$daemon" --purge ||
 		ca_log "WARNING: purge failed; run: hack/stop-test-dockerd.sh $daemon --purge"
+	if [[ -n $e2e_env ]]; then
+		"$hack/e2e-down.sh" || ca_log "WARNING: stopping the control plane failed; run: hack/e2e-down.sh"
+	fi
 	# TestBenchFaults's own daemons, left behind when it was interrupted.
 	local d
 	for d in benchfaults benchburst; do
@@ -107,6 +114,14 @@ host=$("$hack/start-test-dockerd.sh" "$daemon" {lockfd}>&- | tail -n 1)
 [[ $host == unix://* ]] || ca_die "start-test-dockerd.sh gave no socket (got '$host')"
 "$hack/build-busybox-image.sh" -H "$host"
 
+# The log benchmark's kube-apiserver paths: the e2e control plane, its
+# server built without -race and reading the same daemon.
+if [[ $tests == *Logs* && ${CA_BENCH_AGGREGATED:-1} != 0 ]]; then
+	ca_log "starting the control plane (etcd, kube-apiserver, a second server) for the aggregated log paths"
+	e2e_env=$(CA_E2E_RACE=0 CA_E2E_REQUEST_TIMEOUT=60s DOCKER_HOST=$host "$hack/e2e-up.sh" {lockfd}>&- | tail -n 1)
+	[[ -s $e2e_env ]] || ca_die "hack/e2e-up.sh gave no env file (got '$e2e_env')"
+fi
+
 rm -f "${reports[@]}"
 ca_log "running the benchmark ${CA_BENCH_ONLY:-all} (log: $log)"
 (
@@ -114,6 +129,7 @@ ca_log "running the benchmark ${CA_BENCH_ONLY:-all} (log: $log)"
 	CA_BENCH=1 CA_BENCH_DOCKER_HOST=$host \
 		CA_BENCH_REPORT=$out/issue2.txt CA_BENCH_LOGS_REPORT=$out/issue3.txt \
 		CA_BENCH_FAULTS_REPORT=$out/issue9-faults.txt CA_BENCH_TAILMEM_REPORT=$out/issue9-memory.txt \
+		CA_BENCH_E2E_ENV=$e2e_env \
 		exec "$bin" -test.run "$tests" -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-30m}"
 ) >"$log" 2>&1 {lockfd}>&- &
 child=$!

@@ -11,7 +11,8 @@
 #                   (requestheader) flags, an admin client certificate (O=system:masters)
 #                   and a token file for the test users viewer, logreader and operator
 #   containers-apiserver
-#                   this tree, `go build -race ./cmd/apiserver`, DELEGATED: its identity
+#                   this tree, `go build -race ./cmd/apiserver` (without -race when
+#                   CA_E2E_RACE=0, as make bench measures it), DELEGATED: its identity
 #                   is the ServiceAccount rancher-desktop/containers-apiserver from
 #                   artifacts/deploy (a TokenRequest token), so the artifacts' auth-delegator
 #                   and extension-apiserver-authentication-reader bindings grant it.
@@ -24,7 +25,7 @@
 # Any control plane left by a previous run is stopped first, so every run starts
 # fresh (certificates and tokens included). Docker: $DOCKER_HOST, else
 # hack/ensure-docker.sh; the busybox test image is built if missing.
-# Env: CA_STATE_DIR, DOCKER_HOST, CA_E2E_REQUEST_TIMEOUT (default 15s),
+# Env: CA_STATE_DIR, DOCKER_HOST, CA_E2E_REQUEST_TIMEOUT (default 15s), CA_E2E_RACE (default 1),
 #      CA_KUBE_APISERVER (a prebuilt kube-apiserver), CA_E2E_START_TIMEOUT (default 120s).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -244,9 +245,14 @@ sa_token=$(kc -n "$namespace" create token containers-apiserver --duration=24h)
 server_kc=$dir/server.kubeconfig
 kubeconfig "$server_kc" system:serviceaccount:$namespace:containers-apiserver token "$sa_token"
 
-ca_log "building containers-apiserver (-race)"
 server_bin=$dir/containers-apiserver
-go build -race -o "$server_bin" ./cmd/apiserver
+if [[ ${CA_E2E_RACE:-1} == 0 ]]; then
+	ca_log "building containers-apiserver"
+	go build -o "$server_bin" ./cmd/apiserver
+else
+	ca_log "building containers-apiserver (-race)"
+	go build -race -o "$server_bin" ./cmd/apiserver
+fi
 server_url=https://127.0.0.1:$server_port
 server_args=(--bind-address 127.0.0.1 --cert-dir "$dir/server-certs"
 	--authentication-kubeconfig "$server_kc" --authorization-kubeconfig "$server_kc" --kubeconfig "$server_kc"
@@ -300,6 +306,7 @@ env_file=$dir/env
 	printf 'E2E_SERVER_URL=%s\n' "$server_url"
 	printf 'E2E_SERVER_PORT=%s\n' "$server_port"
 	printf 'E2E_SERVER_BIN=%s\n' "$server_bin"
+	printf 'E2E_SERVER_PIDFILE=%s\n' "$dir/containers-apiserver.pid"
 	printf 'E2E_SERVER_KUBECONFIG=%s\n' "$server_kc"
 	printf 'E2E_APISERVICE=%s\n' v1alpha1.containers.rancherdesktop.io
 	printf 'DOCKER_HOST=%s\n' "$DOCKER_HOST"

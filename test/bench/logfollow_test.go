@@ -123,15 +123,18 @@ func (b *logBench) measureFollow(ctx context.Context, p logParams) followReport 
 		{name: "Docker API (ContainerLogs follow + stdcopy)", follow: func(ctx context.Context, w io.Writer) error {
 			return b.readDocker(ctx, id, false, container.LogsOptions{Follow: true, Tail: "0"}, w)
 		}},
-		{name: "server HTTP/1.1 chunked", follow: func(ctx context.Context, w io.Writer) error {
-			return b.readHTTP(ctx, b.h1, 1, id, tail0, w)
-		}},
-		{name: "server HTTP/2 (client-go)", follow: func(ctx context.Context, w io.Writer) error {
-			return b.readHTTP(ctx, b.h2, 2, id, tail0, w)
-		}},
-		{name: "server WebSocket v5.channel.k8s.io", follow: func(ctx context.Context, w io.Writer) error {
-			return b.readWS(ctx, id, tail0, "v5.channel.k8s.io", w, w, nil)
-		}},
+	}
+	for _, e := range b.endpoints() {
+		fs = append(fs,
+			&follower{name: e.name + " HTTP/1.1 chunked", follow: func(ctx context.Context, w io.Writer) error {
+				return b.readHTTP(ctx, e, 1, id, tail0, w)
+			}},
+			&follower{name: e.name + " HTTP/2", follow: func(ctx context.Context, w io.Writer) error {
+				return b.readHTTP(ctx, e, 2, id, tail0, w)
+			}},
+			&follower{name: e.name + " WebSocket v5.channel.k8s.io", follow: func(ctx context.Context, w io.Writer) error {
+				return b.readWS(ctx, e, id, tail0, "v5.channel.k8s.io", w, w, nil)
+			}})
 	}
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()

@@ -230,18 +230,27 @@ func readTimed(ctx context.Context, t *testing.T, hc *http.Client, u string, q u
 	return n, first, time.Since(t0)
 }
 
-// procStatusKB reads a "kB" field of /proc/PID/status.
-func procStatusKB(pid int, field string) (int64, error) {
+// procStatus reads a field of /proc/PID/status.
+func procStatus(pid int, field string) (string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return strings.TrimSpace(v), nil
 		}
 	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+	return "", fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// procStatusKB reads a "kB" field of /proc/PID/status.
+func procStatusKB(pid int, field string) (int64, error) {
+	v, err := procStatus(pid, field)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
 }
 
 func median(d []time.Duration) time.Duration {
