@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+)
+
+// Engine is one container engine, built once per server and passed to
+// everything that uses it. Its parts are safe for concurrent use.
+type Engine struct {
+	// Name says which engine this is, for messages: "docker engine at
+	// unix:///var/run/docker.sock".
+	Name string
+
+	// The mirror sources.
+	Containers Source[*containers.Container]
+	Images     Source[*containers.Image]
+	Volumes    Source[*containers.Volume]
+
+	// Control carries out users' writes to engine objects.
+	Control Control
+	// Requests carries out the request objects' operations.
+	Requests Requests
+	// Logs opens container logs.
+	Logs Logs
+	// Exec and Stats are the places of the exec subresource and of container
+	// stats; an engine without them returns NotImplemented errors.
+	Exec  Exec
+	Stats Stats
+
+	// Close releases the engine's connections; call it once nothing uses it.
+	Close func() error
+}
+
+// Control changes engine objects on a user's behalf. Errors are *Error.
+type Control interface {
+	// Act carries out a container action (containers.Actions). Actions whose
+	// effect is already there succeed, so a replayed action is harmless.
+	Act(ctx context.Context, id, action string) error
+	// RemoveContainer removes a container as `docker rm -f` does.
+	RemoveContainer(ctx context.Context, id string) error
+	// RemoveImage removes one tag of image id (or the untagged image when
+	// repoTag is empty), not forced: an image in use is a Conflict. When the
+	// engine shows something else under that tag now, nothing is removed.
+	RemoveImage(ctx context.Context, id, repoTag string) error
+	// RemoveVolume removes a volume, not forced: one in use is a Conflict.
+	RemoveVolume(ctx context.Context, name string) error
+}
+
+// TransferResult is the end of an image pull or push.
+type TransferResult struct {
+	// ImageID of a pull; Digest of a push.
+	ImageID, Digest string
+	// Summary is the engine's last status line, if any.
+	Summary string
+	// Progress is the final progress, also after a failure.
+	Progress *containers.TransferProgress
+}
+
+// Requests are the operations behind the request objects. Errors are *Error;
+// a Reason on them names a more precise failure (e.g. "NotTagged").
+type Requests interface {
+	// CreateContainer creates (does not start) a container and returns its ID.
+	CreateContainer(ctx context.Context, spec *containers.ContainerCreateRequestSpec) (id string, err error)
+	// StartContainer starts a created container.
+	StartContainer(ctx context.Context, id string) error
+	// PullImage pulls a reference; progress is called as the transfer goes on
+	// (often: the caller decides how often to record it).
+	PullImage(ctx context.Context, repoTag string, progress func(*containers.TransferProgress)) (TransferResult, error)
+	// PushImage pushes the tag that the Image object imageRef names.
+	PushImage(ctx context.Context, imageRef string, progress func(*containers.TransferProgress)) (TransferResult, error)
+	// CreateVolume creates a volume and returns its name.
+	CreateVolume(ctx context.Context, spec *containers.VolumeCreateRequestSpec) (name string, err error)
+}
+
+// Logs opens container logs.
+type Logs interface {
+	// OpenLogs checks the container and the options against the engine and
+	// opens the log. Errors: NotFound, InvalidArgument (options the container
+	// cannot honour), NotImplemented (a log driver that cannot be read),
+	// Unavailable.
+	OpenLogs(ctx context.Context, id string, opts *containers.ContainerLogOptions) (LogStream, error)
+}
+
+// LogStream is one open container log.
+type LogStream interface {
+	// Copy writes the log to stdout and stderr (the same writer is fine) until
+	// it ends, fails, or ctx is done (then it returns nil).
+	Copy(ctx context.Context, stdout, stderr io.Writer) error
+	// Close releases the stream and interrupts a Copy; safe to call more than
+	// once and from another goroutine.
+	Close() error
+}
+
+// ExecOptions are what to run in a container (the exec subresource's
+// options, as pods/exec's).
+type ExecOptions struct {
+	Command               []string
+	Stdin, Stdout, Stderr bool
+	TTY                   bool
+	User, WorkingDir      string
+	Env                   []string // NAME=value
+	// InitialSize is the terminal's size before the command starts (TTY).
+	InitialSize *TerminalSize
+}
+
+// TerminalSize is a TTY's size in characters.
+type TerminalSize struct{ Width, Height uint16 }
+
+// ExecStreams connect a command to its client.
+type ExecStreams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Resize         <-chan TerminalSize
+}
+
+// Exec runs commands in containers: the place of the exec subresource (not
+// served yet).
+type Exec interface {
+	// Exec runs the command until it exits (its exit code) or ctx ends.
+	Exec(ctx context.Context, id string, opts ExecOptions, streams ExecStreams) (exitCode int, err error)
+}
+
+// StatsSample is one reading of a container's resource use, in the engine's
+// cumulative counters (rates are computed from two samples).
+type StatsSample struct {
+	Timestamp               time.Time
+	CPUUsageCoreNanoSeconds uint64
+	MemoryUsageBytes        uint64
+	MemoryWorkingSetBytes   uint64
+	MemoryLimitBytes        uint64
+	NetworkRxBytes          uint64
+	NetworkTxBytes          uint64
+	BlockIOReadBytes        uint64
+	BlockIOWriteBytes       uint64
+	PIDs                    uint64
+}
+
+// Stats samples containers' resource use: the place of containerstats (not
+// served yet).
+type Stats interface {
+	// Sample reads a running container's resource use once.
+	Sample(ctx context.Context, id string) (StatsSample, error)
+}
