@@ -25,8 +25,73 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/spf13/pflag"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	netutils "k8s.io/utils/net"
+
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apiserver"
 )
+
+// Standalone serving defaults differ from delegated ones: a laptop server
+// listens on loopback only, on a port that needs no root.
+const (
+	standaloneBindAddress = "127.0.0.1"
+	standalonePort        = 9443
+)
+
+// StandaloneOptions run the server without kube-apiserver.
+type StandaloneOptions struct {
+	// Standalone runs without kube-apiserver: own certificate, bearer token.
+	Standalone bool
+	// TokenFile holds the standalone bearer token; created when missing.
+	TokenFile string
+	// WriteKubeconfig is where the standalone server writes a kubeconfig once it listens.
+	WriteKubeconfig string
+}
+
+// NewStandaloneOptions returns the defaults.
+func NewStandaloneOptions() StandaloneOptions {
+	return StandaloneOptions{TokenFile: "apiserver.local.config/token"}
+}
+
+// AddFlags registers the standalone flags.
+func (o *StandaloneOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.Standalone, "standalone", o.Standalone,
+		"Run without kube-apiserver: self-signed certificate in --cert-dir, bearer token from --token-file, "+
+			"--bind-address "+standaloneBindAddress+" and --secure-port "+strconv.Itoa(standalonePort)+" unless set.")
+	fs.StringVar(&o.TokenFile, "token-file", o.TokenFile,
+		"Standalone: file holding the bearer token; a random token is generated there when it does not exist.")
+	fs.StringVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig,
+		"Standalone: once listening, write a kubeconfig for this server (URL, CA, token) to this path.")
+}
+
+// Validate refuses standalone flags that could not take effect.
+func (o *StandaloneOptions) Validate() []error {
+	var errs []error
+	if o.Standalone && o.TokenFile == "" {
+		errs = append(errs, fmt.Errorf("--token-file must not be empty with --standalone"))
+	}
+	if !o.Standalone && o.WriteKubeconfig != "" {
+		errs = append(errs, fmt.Errorf("--write-kubeconfig needs --standalone"))
+	}
+	return errs
+}
+
+// applyTo gives ro the standalone serving defaults, for the flags userSet
+// says the user did not give, and drops what needs a cluster.
+func (o *StandaloneOptions) applyTo(ro *genericoptions.RecommendedOptions, userSet func(flag string) bool) {
+	if !userSet("bind-address") {
+		ro.SecureServing.BindAddress = netutils.ParseIPSloppy(standaloneBindAddress)
+	}
+	if !userSet("secure-port") {
+		ro.SecureServing.BindPort = standalonePort
+	}
+	// Standalone has no cluster to ask: our own token and authorizer take
+	// the place of the delegating ones.
+	ro.Authentication = nil
+	ro.Authorization = nil
+	ro.CoreAPI = nil
+}
 
 // StandaloneUser is who the standalone token authenticates as.
 const StandaloneUser = "containers-apiserver-admin"

@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/component-base/logs"
 	logsapi "k8s.io/component-base/logs/api/v1"
@@ -16,7 +19,12 @@ import (
 
 // NewCommand returns the containers-apiserver command.
 func NewCommand(ctx context.Context) *cobra.Command {
-	o := NewOptions()
+	return newCommand(ctx, NewOptions())
+}
+
+// newCommand returns the command that parses its flags into o; the tests
+// pass their own o to see what a command line gives.
+func newCommand(ctx context.Context, o *Options) *cobra.Command {
 	logOpts := logs.NewOptions()
 	cmd := &cobra.Command{
 		Use:   "containers-apiserver",
@@ -26,13 +34,15 @@ func NewCommand(ctx context.Context) *cobra.Command {
 			"layer (default) or on its own with --standalone.",
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := logsapi.ValidateAndApply(logOpts, nil); err != nil {
-				return err
-			}
+			// The server's flags are checked before logging is applied: a
+			// refused command line then changes no process-wide state.
 			if err := o.Complete(); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
+				return invalidFlags(err)
+			}
+			if err := logsapi.ValidateAndApply(logOpts, nil); err != nil {
 				return err
 			}
 			return Run(cmd.Context(), o)
@@ -40,19 +50,33 @@ func NewCommand(ctx context.Context) *cobra.Command {
 	}
 	cmd.SetContext(ctx)
 
+	// The command parses the very flags the named sets hold, so the options
+	// see which ones the user set (Complete's standalone defaults).
 	fs := cmd.Flags()
-	nfs := cliflag.NamedFlagSets{}
-	o.AddFlags(nfs.FlagSet("containers-apiserver"))
+	nfs := o.Flags()
 	logsapi.AddFlags(logOpts, nfs.FlagSet("logs"))
-	for _, f := range nfs.FlagSets {
-		fs.AddFlagSet(f)
+	for _, name := range nfs.Order {
+		fs.AddFlagSet(nfs.FlagSets[name])
 	}
-	// Standalone defaults depend on which flags the user set, so keep the
-	// set that holds them all.
-	o.flags = fs
 	cols := 100
 	cliflag.SetUsageAndHelpFunc(cmd, nfs, cols)
 	return cmd
+}
+
+// invalidFlags puts each of Validate's problems on its own line: the
+// aggregate's one-line "[a, b]" is hard to read when messages hold commas.
+func invalidFlags(err error) error {
+	var agg utilerrors.Aggregate
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("invalid flags:")
+	for _, e := range agg.Errors() {
+		b.WriteString("\n  ")
+		b.WriteString(e.Error())
+	}
+	return errors.New(b.String())
 }
 
 // sessionDrainTimeout bounds how long a stopping server waits for its
