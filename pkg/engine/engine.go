@@ -14,6 +14,9 @@ type Engine struct {
 	// Name says which engine this is, for messages: "docker engine at
 	// unix:///var/run/docker.sock".
 	Name string
+	// Kind is the engine's short name ("docker"): it names the health checks
+	// (/readyz/docker-mirror).
+	Kind string
 
 	// The mirror sources.
 	Containers Source[*containers.Container]

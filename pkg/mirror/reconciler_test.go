@@ -627,3 +627,26 @@ func TestAlive(t *testing.T) {
 		t.Fatal("Alive reported an idle loop as moving for a stale threshold it exceeded")
 	}
 }
+func TestBackoffDelay(t *testing.T) {
+	limit := 30 * time.Second
+	prevMax := time.Duration(0)
+	for n := range 40 {
+		for range 20 {
+			d := backoffDelay(n, limit)
+			if d <= 0 || d > limit {
+				t.Fatalf("backoffDelay(%d) = %v, outside (0, %v]", n, d, limit)
+			}
+		}
+		full := min(initialBackoff<<min(n, 30), limit)
+		if n >= 30 {
+			full = limit
+		}
+		if full < prevMax {
+			t.Fatalf("backoff shrinks at attempt %d", n)
+		}
+		prevMax = full
+	}
+	if d := backoffDelay(100, limit); d < limit/2 {
+		t.Fatalf("capped delay %v below half the cap", d)
+	}
+}

@@ -2,22 +2,18 @@ package registry
 
 import (
 	"context"
-	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/rest"
 )
 
 // Remover removes the engine object behind a mirror, synchronously, and then
 // the mirror itself (the engine side is the only writer of mirrors, so that a
-// watcher sees exactly one DELETED). Its errors are API status errors: 409
-// when the engine refuses because the object is in use, 503 while the engine
-// is not connected; a mirror whose object the engine no longer has is simply
-// removed.
+// watcher sees exactly one DELETED). Its errors are engine errors (or API
+// status errors), turned into API statuses by StatusError: Conflict when the
+// engine refuses because the object is in use, Unavailable while it is not
+// connected; a mirror whose object the engine no longer has is simply removed.
 type Remover func(ctx context.Context, obj runtime.Object) error
 
 // Deletable is a mirrored resource that users may delete: the delete removes
@@ -36,7 +32,13 @@ func (d *Deletable) Delete(ctx context.Context, name string, deleteValidation re
 	if err != nil {
 		return nil, false, err
 	}
-	if err := checkPreconditions(d.Store.DefaultQualifiedResource, name, obj, opts); err != nil {
+	if opts == nil {
+		opts = &metav1.DeleteOptions{}
+	}
+	// Validates the options and applies the preconditions (uid,
+	// resourceVersion). Nothing is ever left terminating: mirrors have no
+	// graceful deletion.
+	if _, _, err := rest.BeforeDelete(d.Store.DeleteStrategy, ctx, obj, opts); err != nil {
 		return nil, false, err
 	}
 	if deleteValidation != nil {
@@ -48,28 +50,7 @@ func (d *Deletable) Delete(ctx context.Context, name string, deleteValidation re
 		return obj, true, nil
 	}
 	if err := d.Remove(ctx, obj); err != nil {
-		return nil, false, err
+		return nil, false, StatusError(err, d.Store.DefaultQualifiedResource, name)
 	}
 	return obj, true, nil
-}
-
-// checkPreconditions applies DeleteOptions.Preconditions (uid, resourceVersion).
-func checkPreconditions(resource schema.GroupResource, name string, obj runtime.Object, opts *metav1.DeleteOptions) error {
-	if opts == nil || opts.Preconditions == nil {
-		return nil
-	}
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return apierrors.NewInternalError(err)
-	}
-	p := opts.Preconditions
-	if p.UID != nil && *p.UID != m.GetUID() {
-		return apierrors.NewConflict(resource, name,
-			fmt.Errorf("the UID in the precondition (%s) does not match the UID in the object (%s); the object may have been re-created", *p.UID, m.GetUID()))
-	}
-	if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
-		return apierrors.NewConflict(resource, name,
-			fmt.Errorf("the resourceVersion in the precondition (%s) does not match the object's (%s)", *p.ResourceVersion, m.GetResourceVersion()))
-	}
-	return nil
 }

@@ -31,15 +31,10 @@ type MirrorStoreOptions struct {
 	UpdateStrategy rest.RESTUpdateStrategy
 }
 
-// NewDeletableMirror builds a mirrored resource that users may delete: get,
-// list and watch from the store, deletes through remove (which may be set on
-// the result later, before serving).
-func NewDeletableMirror(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, o MirrorStoreOptions, remove Remover) (*Deletable, error) {
-	store, err := NewMirrorStore(scheme, optsGetter, o)
-	if err != nil {
-		return nil, err
-	}
-	return &Deletable{ReadOnly: &ReadOnly{Store: store, Singular: o.Singular, Short: o.Short}, Remove: remove}, nil
+// NewDeletable serves a mirrored resource that users may delete: get, list
+// and watch from store, deletes through remove.
+func NewDeletable(store *genericregistry.Store, o MirrorStoreOptions, remove Remover) *Deletable {
+	return &Deletable{ReadOnly: &ReadOnly{Store: store, Singular: o.Singular, Short: o.Short}, Remove: remove}
 }
 
 // NewMirrorStore builds the genericregistry.Store of a mirrored resource, with

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -154,7 +155,7 @@ func readAll(t *testing.T, c *websocket.Conn) ([]message, error) {
 
 // closeCode is the close code and reason of err, or -1 when it is no close.
 func closeCode(err error) (int, string) {
-	if ce, ok := err.(*websocket.CloseError); ok {
+	if ce := (*websocket.CloseError)(nil); errors.As(err, &ce) {
 		return ce.Code, ce.Text
 	}
 	return -1, ""

@@ -47,7 +47,9 @@ func serveHTTP(w http.ResponseWriter, req *http.Request, copier Copier) {
 		hw.commitIdle()
 	})
 	defer func() {
-		hw.finish() // in case the copier panicked
+		// In case the copier panicked: mark hw done so that the timer
+		// stops writing; the outcome is only read on the normal path below.
+		_, _ = hw.finish()
 		if !timer.Stop() {
 			<-fired
 		}

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-func get(t *testing.T, s *testServer, ctx context.Context) *http.Response {
+func get(t *testing.T, ctx context.Context, s *testServer) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/apis/x/v1/namespaces/default/containers/abc/log", nil)
 	if err != nil {
@@ -52,7 +52,7 @@ func TestHTTPStream(t *testing.T) {
 	checkGoroutines(t)
 	pieces := testPieces()
 	s := newServer(t, Options{}, scripted(pieces, nil))
-	resp := get(t, s, context.Background())
+	resp := get(t, context.Background(), s)
 	checkStreamHeaders(t, resp)
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -70,7 +70,7 @@ func TestHTTPStream(t *testing.T) {
 func TestHTTPEmpty(t *testing.T) {
 	checkGoroutines(t)
 	s := newServer(t, Options{}, scripted(nil, nil))
-	resp := get(t, s, context.Background())
+	resp := get(t, context.Background(), s)
 	body, err := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK || len(body) != 0 || err != nil {
 		t.Errorf("got %d %q %v", resp.StatusCode, body, err)
@@ -104,7 +104,7 @@ func TestHTTPFlushesEachWrite(t *testing.T) {
 			}, serverConfig{http2: h2})
 			ctx, cancel := context.WithTimeout(context.Background(), wait)
 			defer cancel()
-			resp := get(t, s, ctx)
+			resp := get(t, ctx, s)
 			checkStreamHeaders(t, resp)
 			if h2 && resp.ProtoMajor != 2 {
 				t.Fatalf("protocol %s", resp.Proto)
@@ -135,7 +135,7 @@ func TestHTTPClientDisconnectCancels(t *testing.T) {
 			s := newServer(t, Options{}, w.copy, serverConfig{http2: h2})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			resp := get(t, s, ctx)
+			resp := get(t, ctx, s)
 			buf := make([]byte, 5)
 			if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "hello" {
 				t.Fatalf("read %q, %v", buf, err)
@@ -166,7 +166,7 @@ func TestHTTPErrorBeforeFirstByte(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
 			s := newServer(t, Options{}, scripted([]piece{{data: nil}}, tc.err))
-			resp := get(t, s, context.Background())
+			resp := get(t, context.Background(), s)
 			var st metav1.Status
 			if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 				t.Fatal(err)
@@ -188,7 +188,7 @@ func TestHTTPErrorAfterFirstByte(t *testing.T) {
 			checkGoroutines(t)
 			s := newServer(t, Options{}, scripted([]piece{{data: []byte("partial")}}, errors.New("engine stream broke")),
 				serverConfig{http2: h2})
-			resp := get(t, s, context.Background())
+			resp := get(t, context.Background(), s)
 			checkStreamHeaders(t, resp)
 			body, err := io.ReadAll(resp.Body)
 			if string(body) != "partial" || err != nil {
@@ -221,7 +221,7 @@ func trailerStatus(t *testing.T, resp *http.Response) metav1.Status {
 func TestHTTPTrailerEmptyAtTheEnd(t *testing.T) {
 	checkGoroutines(t)
 	s := newServer(t, Options{}, scripted([]piece{{data: []byte("all")}}, nil))
-	resp := get(t, s, context.Background())
+	resp := get(t, context.Background(), s)
 	if _, ok := resp.Trailer[TrailerStreamError]; !ok {
 		t.Errorf("trailer %s not declared: %v", TrailerStreamError, resp.Header)
 	}
@@ -239,7 +239,7 @@ func TestHTTPTrailerEmptyAtTheEnd(t *testing.T) {
 func TestTrailerValue(t *testing.T) {
 	msg := "line1\nline2\r\t\x00\x7f del, \xff bad UTF-8, é€"
 	v := trailerValue(newStatus(http.StatusInternalServerError, msg))
-	for i := 0; i < len(v); i++ {
+	for i := range len(v) {
 		if c := v[i]; c < ' ' || c == 0x7f {
 			t.Fatalf("trailer value holds byte %#x: %q", c, v)
 		}
@@ -263,7 +263,7 @@ func TestHTTPQuietStream(t *testing.T) {
 		checkGoroutines(t)
 		w := newWaiter("")
 		s := newServer(t, Options{}, w.copy)
-		resp := get(t, s, context.Background()) // returns with the headers
+		resp := get(t, context.Background(), s) // returns with the headers
 		checkStreamHeaders(t, resp)
 		close(w.release)
 		if body, err := io.ReadAll(resp.Body); len(body) != 0 || err != nil {
@@ -278,7 +278,7 @@ func TestHTTPQuietStream(t *testing.T) {
 			<-fail
 			return errors.New("engine stream broke")
 		})
-		resp := get(t, s, context.Background())
+		resp := get(t, context.Background(), s)
 		checkStreamHeaders(t, resp)
 		close(fail)
 		if body, err := io.ReadAll(resp.Body); len(body) != 0 || err != nil {

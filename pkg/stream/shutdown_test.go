@@ -45,7 +45,7 @@ func TestHTTPServerShutdown(t *testing.T) {
 			checkGoroutines(t)
 			w := newWaiter("hello")
 			s := newServer(t, Options{}, w.copy, serverConfig{http2: h2})
-			resp := get(t, s, context.Background())
+			resp := get(t, context.Background(), s)
 			buf := make([]byte, 5)
 			if _, err := io.ReadFull(resp.Body, buf); err != nil {
 				t.Fatal(err)
@@ -114,7 +114,7 @@ func TestServerStoppingPerServer(t *testing.T) {
 	}
 	for range 3 {
 		for _, s := range servers {
-			resp := get(t, s, context.Background())
+			resp := get(t, context.Background(), s)
 			_, _ = io.Copy(io.Discard, resp.Body)
 			s.waitServed(t)
 		}

@@ -46,7 +46,7 @@ var protocols = []protocol{
 // bearerProtocolPrefix marks the subprotocol entry browsers use to carry a
 // bearer token; the apiserver's authenticator removes it before we see the
 // request, and we ignore it if it is still there.
-const bearerProtocolPrefix = "base64url.bearer.authorization.k8s.io."
+const bearerProtocolPrefix = "base64url.bearer.authorization.k8s.io." //nolint:gosec // G101: the name of a subprotocol prefix, not a credential
 
 // negotiate picks our most preferred subprotocol among those the client asked
 // for; no subprotocol at all when it asked for none.

@@ -1,10 +1,7 @@
 package docker
 
 import (
-	"crypto/sha256"
-	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,23 +9,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/docker/docker/api/types/container"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 )
 
 // maxHealthMessage bounds the Healthy condition's message (the output of the
 // last health probe when the health status last changed), in bytes.
 const maxHealthMessage = 1024
-
-// containerIDPattern is a full Docker container ID, the name of every mirror.
-var containerIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-// IsContainerID reports whether s is a full, lowercase Docker container ID.
-func IsContainerID(s string) bool { return containerIDPattern.MatchString(s) }
 
 // knownStatuses are the values of Docker's State.Status passed through as they
 // are; anything else becomes "unknown" so a new Docker state cannot break clients.
@@ -48,7 +37,7 @@ var knownStatuses = map[string]bool{
 // Every time is truncated to whole seconds, the precision metav1.Time has on the
 // wire, and every slice is sorted, so the same Docker state always gives an
 // object that is semantically equal to the stored one (see unchanged).
-func toContainer(in *container.InspectResponse, namespace string, prev *containers.Container, now time.Time) *containers.Container {
+func toContainer(in *container.InspectResponse, prev *containers.Container, now time.Time) *containers.Container {
 	out := &containers.Container{}
 	if prev != nil {
 		// Keep the store's and the users' metadata; the fields the mirror owns
@@ -64,9 +53,8 @@ func toContainer(in *container.InspectResponse, namespace string, prev *containe
 		base = &container.ContainerJSONBase{}
 	}
 	out.Name = base.ID
-	out.Namespace = namespace
 	if out.UID == "" {
-		out.UID = uidFor(base.ID)
+		out.UID = engine.UID(base.ID)
 	}
 	created := parseTime(base.Created)
 	if created != nil {
@@ -79,7 +67,7 @@ func toContainer(in *container.InspectResponse, namespace string, prev *containe
 	if in.Config != nil && len(in.Config.Labels) > 0 {
 		labels = maps.Clone(in.Config.Labels)
 	}
-	out.Labels = kubeLabels(labels)
+	out.Labels = engine.KubeLabels(labels)
 
 	st := &out.Status
 	st.Name = strings.TrimPrefix(base.Name, "/")
@@ -114,21 +102,6 @@ func toContainer(in *container.InspectResponse, namespace string, prev *containe
 	return out
 }
 
-// unchanged reports whether desired (computed by toContainer from stored) would
-// change nothing in stored. Semantic equality compares times by instant and
-// treats nil and empty slices and maps alike.
-func unchanged(desired, stored *containers.Container) bool {
-	return equality.Semantic.DeepEqual(desired, stored)
-}
-
-// uidFor derives a stable metadata.uid from the container ID, so a mirror keeps
-// its UID across server restarts (the storage is in memory) and reconnects.
-func uidFor(id string) types.UID {
-	sum := sha256.Sum256([]byte("containers.rancherdesktop.io/container\x00" + id))
-	h := fmt.Sprintf("%x", sum[:16])
-	return types.UID(h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32])
-}
-
 // parseTime parses a Docker timestamp (RFC 3339 with nanoseconds). Docker's zero
 // time "0001-01-01T00:00:00Z", an empty string and anything unparsable give nil.
 func parseTime(s string) *metav1.Time {
@@ -141,22 +114,6 @@ func parseTime(s string) *metav1.Time {
 	}
 	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
 	return &mt
-}
-
-// kubeLabels returns the Docker labels that are valid Kubernetes labels (key a
-// qualified name, value a label value), or nil when there are none.
-func kubeLabels(in map[string]string) map[string]string {
-	var out map[string]string
-	for k, v := range in {
-		if len(validation.IsQualifiedName(k)) > 0 || len(validation.IsValidLabelValue(v)) > 0 {
-			continue
-		}
-		if out == nil {
-			out = make(map[string]string)
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // ports merges the published ports (NetworkSettings.Ports) with the exposed ones

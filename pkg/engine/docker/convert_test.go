@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/diff"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 )
 
 const testID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -69,7 +70,7 @@ func TestToContainer(t *testing.T) {
 	wantBase := func() *containers.Container {
 		return &containers.Container{
 			ObjectMeta: metav1.ObjectMeta{
-				Name: testID, Namespace: "ns", UID: uidFor(testID),
+				Name: testID, UID: engine.UID(testID),
 				CreationTimestamp: metav1.NewTime(t0),
 			},
 			Status: containers.ContainerStatus{
@@ -234,7 +235,7 @@ func TestToContainer(t *testing.T) {
 				},
 			},
 			expect: func(c *containers.Container) {
-				c.UID, c.ResourceVersion = "kept-uid", "17"
+				c.Namespace, c.UID, c.ResourceVersion = "ns", "kept-uid", "17"
 				c.Annotations = map[string]string{containers.ActionAnnotation: "stop"}
 				c.Status.LastAction = &containers.ContainerAction{Action: "pause", State: "Succeeded"}
 				c.Status.Conditions = conds(T, F, F, F, F, t0)
@@ -252,14 +253,14 @@ func TestToContainer(t *testing.T) {
 			if tc.expect != nil {
 				tc.expect(want)
 			}
-			got := toContainer(in, "ns", tc.prev, now)
+			got := toContainer(in, tc.prev, now)
 			if !equality.Semantic.DeepEqual(got, want) {
 				t.Fatalf("unexpected object (-want +got):\n%s", diff.Diff(want, got))
 			}
 			// Deterministic, and a resync later with the same Docker state
 			// changes nothing.
-			again := toContainer(in, "ns", got, now.Add(time.Hour))
-			if !unchanged(again, got) {
+			again := toContainer(in, got, now.Add(time.Hour))
+			if !equality.Semantic.DeepEqual(again, got) {
 				t.Fatalf("recomputing from the result changed it:\n%s", diff.Diff(got, again))
 			}
 		})
@@ -271,7 +272,7 @@ func TestToContainerDoesNotAliasInput(t *testing.T) {
 	in.Config.Labels = map[string]string{"a": "b"}
 	in.Args = []string{"1"}
 	prev := &containers.Container{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"x": "y"}}}
-	got := toContainer(in, "ns", prev, now)
+	got := toContainer(in, prev, now)
 	got.Status.Labels["a"] = "changed"
 	got.Status.Args[0] = "changed"
 	got.Annotations["x"] = "changed"
@@ -297,51 +298,6 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
-func TestIsContainerID(t *testing.T) {
-	if !IsContainerID(testID) {
-		t.Error("a full ID is not accepted")
-	}
-	for _, s := range []string{"", "0123", strings.ToUpper(testID), testID + "0", "web"} {
-		if IsContainerID(s) {
-			t.Errorf("IsContainerID(%q) = true", s)
-		}
-	}
-}
-
-func TestUIDIsStableAndWellFormed(t *testing.T) {
-	a, b := uidFor(testID), uidFor(testID)
-	if a != b || len(a) != 36 || strings.Count(string(a), "-") != 4 {
-		t.Fatalf("uidFor = %q, %q", a, b)
-	}
-	if uidFor(strings.Repeat("f", 64)) == a {
-		t.Fatal("different IDs give the same UID")
-	}
-}
-
-func TestBackoffDelay(t *testing.T) {
-	limit := 30 * time.Second
-	prevMax := time.Duration(0)
-	for n := range 40 {
-		for range 20 {
-			d := backoffDelay(n, limit)
-			if d <= 0 || d > limit {
-				t.Fatalf("backoffDelay(%d) = %v, outside (0, %v]", n, d, limit)
-			}
-		}
-		full := min(initialBackoff<<min(n, 30), limit)
-		if n >= 30 {
-			full = limit
-		}
-		if full < prevMax {
-			t.Fatalf("backoff shrinks at attempt %d", n)
-		}
-		prevMax = full
-	}
-	if d := backoffDelay(100, limit); d < limit/2 {
-		t.Fatalf("capped delay %v below half the cap", d)
-	}
-}
-
 // The Healthy message is the probe output at the last health status change:
 // a new probe output alone (Docker sends no event for it) changes nothing.
 func TestHealthyMessageChangesOnlyWithTheStatus(t *testing.T) {
@@ -361,37 +317,37 @@ func TestHealthyMessageChangesOnlyWithTheStatus(t *testing.T) {
 		return containers.ContainerCondition{}
 	}
 
-	first := toContainer(withHealth(container.Healthy, "probe 1"), "ns", nil, t0)
+	first := toContainer(withHealth(container.Healthy, "probe 1"), nil, t0)
 	if c := healthy(first); c.Message != "probe 1" || !c.LastTransitionTime.Time.Equal(t0) {
 		t.Fatalf("first condition = %+v", c)
 	}
 
 	// Same status, new probe output: nothing changes, so a resync writes nothing.
-	again := toContainer(withHealth(container.Healthy, "probe 2"), "ns", first, now)
-	if !unchanged(again, first) {
+	again := toContainer(withHealth(container.Healthy, "probe 2"), first, now)
+	if !equality.Semantic.DeepEqual(again, first) {
 		t.Fatalf("a new probe output alone changed the mirror:\n%s", diff.Diff(first, again))
 	}
 
 	// A status change takes the output of the probe that caused it.
-	sick := toContainer(withHealth(container.Unhealthy, "probe 3 failed"), "ns", again, now)
+	sick := toContainer(withHealth(container.Unhealthy, "probe 3 failed"), again, now)
 	if c := healthy(sick); c.Status != F || c.Reason != "unhealthy" || c.Message != "probe 3 failed" ||
 		!c.LastTransitionTime.Time.Equal(now) {
 		t.Fatalf("condition after the status change = %+v", c)
 	}
-	still := toContainer(withHealth(container.Unhealthy, "probe 4 failed"), "ns", sick, now.Add(time.Hour))
-	if !unchanged(still, sick) {
+	still := toContainer(withHealth(container.Unhealthy, "probe 4 failed"), sick, now.Add(time.Hour))
+	if !equality.Semantic.DeepEqual(still, sick) {
 		t.Fatalf("a new failing probe output alone changed the mirror:\n%s", diff.Diff(sick, still))
 	}
 
 	// Back to healthy: new message, new transition time.
 	later := now.Add(2 * time.Hour)
-	well := toContainer(withHealth(container.Healthy, "probe 5"), "ns", still, later)
+	well := toContainer(withHealth(container.Healthy, "probe 5"), still, later)
 	if c := healthy(well); c.Status != T || c.Message != "probe 5" || !c.LastTransitionTime.Time.Equal(later) {
 		t.Fatalf("condition after recovering = %+v", c)
 	}
 
 	// The health check goes away (container recreated without one): no condition.
-	none := toContainer(running(), "ns", well, later)
+	none := toContainer(running(), well, later)
 	for _, cd := range none.Status.Conditions {
 		if cd.Type == containers.ContainerHealthy {
 			t.Fatalf("Healthy condition without a health check: %+v", cd)

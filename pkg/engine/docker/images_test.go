@@ -1,10 +1,6 @@
 package docker
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,31 +8,12 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/volume"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 )
 
 const testImageID = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-
-func TestImageAndVolumeNames(t *testing.T) {
-	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
-	if got, want := ImageName(testImageID, "busybox:latest"), "img-"+sum(testImageID+"\x00busybox:latest"); got != want {
-		t.Errorf("tagged: got %s, want %s", got, want)
-	}
-	if got, want := ImageName(testImageID, ""), "img-"+sum(testImageID); got != want {
-		t.Errorf("untagged: got %s, want %s", got, want)
-	}
-	if got, want := VolumeName("my vol"), "vol-"+sum("my vol"); got != want {
-		t.Errorf("volume: got %s, want %s", got, want)
-	}
-	for _, n := range []string{ImageName(testImageID, "a/b:c"), VolumeName("x")} {
-		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
-			t.Errorf("%s is not a valid object name: %v", n, errs)
-		}
-	}
-}
 
 func TestToImages(t *testing.T) {
 	created := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
@@ -48,13 +25,13 @@ func TestToImages(t *testing.T) {
 		Size:        1234,
 		Labels:      map[string]string{"app": "web", "bad key!": "x"},
 	}
-	got := toImages(s, imagePlatform{architecture: "amd64", os: "linux"}, "ns")
+	got := toImages(s, imagePlatform{architecture: "amd64", os: "linux"})
 	if len(got) != 2 {
 		t.Fatalf("got %d images, want one per distinct tag (2)", len(got))
 	}
 	for i, tag := range []string{"repo:a", "repo:b"} {
 		img := got[i]
-		if img.Name != ImageName(testImageID, tag) || img.Namespace != "ns" || img.Status.RepoTag != tag {
+		if img.Name != engine.ImageName(testImageID, tag) || img.Status.RepoTag != tag {
 			t.Errorf("image %d: name %s ns %s tag %q", i, img.Name, img.Namespace, img.Status.RepoTag)
 		}
 		want := containers.ImageStatus{
@@ -79,7 +56,7 @@ func TestToImages(t *testing.T) {
 		t.Error("two tags share a UID")
 	}
 	// Same input, same objects: the reconcile writes nothing for an unchanged image.
-	again := toImages(s, imagePlatform{architecture: "amd64", os: "linux"}, "ns")
+	again := toImages(s, imagePlatform{architecture: "amd64", os: "linux"})
 	if !equality.Semantic.DeepEqual(got, again) {
 		t.Error("toImages is not deterministic")
 	}
@@ -87,17 +64,17 @@ func TestToImages(t *testing.T) {
 
 func TestToImagesUntagged(t *testing.T) {
 	for _, tags := range [][]string{nil, {}, {"<none>:<none>"}} {
-		got := toImages(&image.Summary{ID: testImageID, RepoTags: tags, RepoDigests: []string{"<none>@<none>"}}, imagePlatform{}, "ns")
+		got := toImages(&image.Summary{ID: testImageID, RepoTags: tags, RepoDigests: []string{"<none>@<none>"}}, imagePlatform{})
 		if len(got) != 1 {
 			t.Fatalf("tags %q: got %d images, want 1", tags, len(got))
 		}
 		img := got[0]
-		if img.Name != ImageName(testImageID, "") || img.Status.RepoTag != "" || img.Status.RepoDigests != nil || img.Status.CreatedAt != nil {
+		if img.Name != engine.ImageName(testImageID, "") || img.Status.RepoTag != "" || img.Status.RepoDigests != nil || img.Status.CreatedAt != nil {
 			t.Errorf("tags %q: got %+v", tags, img)
 		}
 	}
 	// An image with digest references only is untagged and keeps its digests.
-	got := toImages(&image.Summary{ID: testImageID, RepoDigests: []string{"r@sha256:1"}}, imagePlatform{}, "ns")
+	got := toImages(&image.Summary{ID: testImageID, RepoDigests: []string{"r@sha256:1"}}, imagePlatform{})
 	if len(got) != 1 || got[0].Status.RepoTag != "" || len(got[0].Status.RepoDigests) != 1 {
 		t.Errorf("digest-only image: %+v", got)
 	}
@@ -108,12 +85,12 @@ func TestToVolume(t *testing.T) {
 		Name: "data", Driver: "local", Mountpoint: "/var/lib/docker/volumes/data/_data", Scope: "local",
 		CreatedAt: "2026-11-26T06:33:37Z", Labels: map[string]string{"k": "v"}, Options: map[string]string{"o": "1"},
 	}
-	got := toVolume(v, "ns")
+	got := toVolume(v)
 	want := containers.VolumeStatus{
 		Name: "data", Namespace: containers.MobyNamespace, CreatedAt: got.Status.CreatedAt, Driver: "local",
 		Mountpoint: v.Mountpoint, Scope: "local", Labels: map[string]string{"k": "v"}, Options: map[string]string{"o": "1"},
 	}
-	if got.Name != VolumeName("data") || got.Namespace != "ns" || !equality.Semantic.DeepEqual(got.Status, want) {
+	if got.Name != engine.VolumeName("data") || !equality.Semantic.DeepEqual(got.Status, want) {
 		t.Errorf("got %+v", got)
 	}
 	if got.Status.CreatedAt == nil || got.Status.CreatedAt.UTC().Format(time.RFC3339) != "2026-11-26T06:33:37Z" {
@@ -121,7 +98,7 @@ func TestToVolume(t *testing.T) {
 	}
 	// A driver that gives no or an odd time: the volume is mirrored without it.
 	for _, c := range []string{"", "yesterday", "0001-01-01T00:00:00Z"} {
-		got := toVolume(&volume.Volume{Name: "odd", CreatedAt: c}, "ns")
+		got := toVolume(&volume.Volume{Name: "odd", CreatedAt: c})
 		if got.Status.CreatedAt != nil || !got.CreationTimestamp.IsZero() || got.Status.Name != "odd" {
 			t.Errorf("createdAt %q: got %+v", c, got)
 		}
@@ -157,32 +134,6 @@ func TestEventRelevance(t *testing.T) {
 		}
 		if got := volumeEventRelevant(c.msg); got != c.volume {
 			t.Errorf("volumes: %s %s relevant = %v", c.msg.Type, c.msg.Action, got)
-		}
-	}
-}
-
-// TestRemoveWhileNotConnected: a delete before the mirror has synced (or while
-// Docker is unreachable) is a 503 with the reason, and calls nothing.
-func TestRemoveWhileNotConnected(t *testing.T) {
-	cfg := Config{Host: "unix:///nonexistent.sock", Namespace: fakeNamespace, Storage: newTestStore(t), KeyFunc: fakeKey, ListKey: fakeListKey}
-	im, err := NewImages(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vs, err := NewVolumes(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := &containers.Image{Status: containers.ImageStatus{ID: testImageID, RepoTag: "a:b"}}
-	img.Name = ImageName(testImageID, "a:b")
-	vol := &containers.Volume{Status: containers.VolumeStatus{Name: "v"}}
-	vol.Name = VolumeName("v")
-	for what, err := range map[string]error{
-		"image":  im.Remove(context.Background(), img),
-		"volume": vs.Remove(context.Background(), vol),
-	} {
-		if !apierrors.IsServiceUnavailable(err) || !strings.Contains(err.Error(), "not finished") {
-			t.Errorf("%s delete while not connected: %v, want 503 with the reason", what, err)
 		}
 	}
 }

@@ -5,104 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 )
 
 // Logs opens container logs in a Docker engine for the log subresource.
-type Logs struct {
-	host string
-	// cli is safe for concurrent use; one is shared by all log requests.
-	cli *client.Client
-	// ready is the mirror's readiness: while the engine is not connected,
-	// requests get 503 with the reason rather than a connection error.
-	ready func() error
-}
+type Logs struct{ d *dockerEngine }
 
-// NewLogs returns a log opener for the engine at host (default as in Config).
-func NewLogs(host string, ready func() error) (*Logs, error) {
-	if host == "" {
-		host = os.Getenv("DOCKER_HOST")
-		if host == "" {
-			host = DefaultHost
-		}
-	}
-	cli, err := newClient(host, withReadBufferSize(logReadBufferSize), withBlockingConns(host))
+var _ engine.Logs = (*Logs)(nil)
+
+// OpenLogs checks the container in the engine and opens its log. Errors are
+// engine errors: InvalidArgument for options the container cannot honour,
+// NotFound when the engine no longer has it, NotImplemented when its log
+// driver cannot be read, Unavailable while the engine is unreachable.
+func (l *Logs) OpenLogs(ctx context.Context, id string, opts *containers.ContainerLogOptions) (engine.LogStream, error) {
+	in, err := l.d.cli.ContainerInspect(ctx, id)
 	if err != nil {
-		return nil, err
-	}
-	return &Logs{host: host, cli: cli, ready: ready}, nil
-}
-
-// withBlockingConns makes the client dial a unix socket host with
-// blockingConn (see there why), one connection per request: a connection
-// carries the ReadHooks of the request that dialed it, so none is reused.
-// Other hosts keep net/http's connections.
-func withBlockingConns(host string) client.Opt {
-	return func(c *client.Client) error {
-		dial := blockingDialer(host)
-		if dial == nil {
-			return nil
-		}
-		if err := client.WithDialContext(dial)(c); err != nil {
-			return err
-		}
-		if tr, ok := c.HTTPClient().Transport.(*http.Transport); ok {
-			tr.DisableKeepAlives = true
-		}
-		return nil
-	}
-}
-
-// logReadBufferSize is the buffer between the Docker connection and a log
-// read. Docker flushes every log message as its own HTTP chunk; when a
-// reader falls behind, a large buffer takes all the waiting chunks in one
-// system call (net/http's default is 4 KiB) and passes them on as one write.
-const logReadBufferSize = 64 << 10
-
-// withReadBufferSize sets the read buffer of the client's connections. Options
-// run before the client wraps its transport, so HTTPClient still returns the
-// *http.Transport (shared, not copied) here.
-func withReadBufferSize(size int) client.Opt {
-	return func(c *client.Client) error {
-		if tr, ok := c.HTTPClient().Transport.(*http.Transport); ok {
-			tr.ReadBufferSize = size
-		}
-		return nil
-	}
-}
-
-// Close releases the client.
-func (l *Logs) Close() error { return l.cli.Close() }
-
-var containersResource = containers.Resource("containers")
-
-// Open checks the container in the engine and opens its log. Errors are API
-// status errors: 400 for options the container cannot honour, 404 when the
-// engine no longer has it, 501 when its log driver cannot be read, 503 while
-// the engine is unreachable.
-func (l *Logs) Open(ctx context.Context, id string, opts *containers.ContainerLogOptions) (*LogStream, error) {
-	if l.ready != nil {
-		if err := l.ready(); err != nil {
-			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("docker engine not connected: %v", err))
-		}
-	}
-	in, err := l.cli.ContainerInspect(ctx, id)
-	if err != nil {
-		return nil, l.apiError(id, err)
+		return nil, l.logError(id, err)
 	}
 	stream := opts.Stream
 	if stream == "" {
@@ -110,8 +36,8 @@ func (l *Logs) Open(ctx context.Context, id string, opts *containers.ContainerLo
 	}
 	tty := in.Config != nil && in.Config.Tty
 	if tty && stream != containers.LogStreamAll {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid log options: container %s has a TTY, so its stdout "+
-			"and stderr are one merged stream; leave stream out or use stream=All", id))
+		return nil, engine.Errorf(engine.InvalidArgument, "invalid log options: container %s has a TTY, so its stdout "+
+			"and stderr are one merged stream; leave stream out or use stream=All", id)
 	}
 	s := &LogStream{
 		l: l, id: id, tty: tty, opts: opts, stream: stream,
@@ -136,39 +62,26 @@ func (l *Logs) Open(ctx context.Context, id string, opts *containers.ContainerLo
 		return s, nil
 	}
 	o := s.dockerOptions(s.follow, tailOf(opts.TailLines), unixOrEmpty(s.window.since), opts.Timestamps)
-	body, err := l.cli.ContainerLogs(ctx, id, o)
+	body, err := l.d.cli.ContainerLogs(ctx, id, o)
 	if err != nil {
-		return nil, l.apiError(id, err)
+		return nil, l.logError(id, err)
 	}
 	s.setBody(body)
 	return s, nil
 }
 
-// apiError maps a Docker client error onto the status a client should see.
-func (l *Logs) apiError(id string, err error) error {
-	switch {
-	case cerrdefs.IsNotFound(err):
-		e := apierrors.NewNotFound(containersResource, id)
-		e.ErrStatus.Message = fmt.Sprintf("container %q no longer exists in the docker engine", id)
-		return e
-	case cerrdefs.IsNotImplemented(err):
-		return &apierrors.StatusError{ErrStatus: metav1.Status{
-			Status: metav1.StatusFailure, Code: http.StatusNotImplemented, Reason: "NotImplemented",
-			Message: fmt.Sprintf("the logs of container %s cannot be read: %s", id, dockerMessage(err)),
-			Details: &metav1.StatusDetails{Group: containersResource.Group, Kind: "containers", Name: id},
-		}}
-	case client.IsErrConnectionFailed(err), errors.Is(err, context.DeadlineExceeded), cerrdefs.IsUnavailable(err):
-		return apierrors.NewServiceUnavailable(fmt.Sprintf("docker engine at %s not reachable: %v", l.host, err))
-	case cerrdefs.IsInvalidArgument(err):
-		return apierrors.NewBadRequest(fmt.Sprintf("invalid log options for container %s: %s", id, dockerMessage(err)))
-	default:
-		return apierrors.NewInternalError(fmt.Errorf("docker engine: %w", err))
+// logError words a Docker error of a log request for the client.
+func (l *Logs) logError(id string, err error) error {
+	err = l.d.errorOf(err)
+	switch engine.KindOf(err) {
+	case engine.NotFound:
+		return engine.Errorf(engine.NotFound, "container %q no longer exists in the docker engine", id)
+	case engine.NotImplemented:
+		return engine.Errorf(engine.NotImplemented, "the logs of container %s cannot be read: %s", id, dockerMessage(errors.Unwrap(err)))
+	case engine.InvalidArgument:
+		return engine.Errorf(engine.InvalidArgument, "invalid log options for container %s: %s", id, dockerMessage(errors.Unwrap(err)))
 	}
-}
-
-// dockerMessage strips the client's "Error response from daemon: " prefix.
-func dockerMessage(err error) string {
-	return strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+	return err
 }
 
 func tailOf(n *int64) string {
@@ -321,7 +234,7 @@ func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
 	if errors.As(err, &broken) {
 		// Usually the engine went away (dockerd stopped or restarted); a
 		// client may follow again once it is back.
-		return apierrors.NewServiceUnavailable(fmt.Sprintf("the docker engine's log stream of container %s broke: %v", s.id, broken.err))
+		return engine.Errorf(engine.Unavailable, "the docker engine's log stream of container %s broke: %v", s.id, broken.err)
 	}
 	return err
 }

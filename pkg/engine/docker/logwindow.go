@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"io"
 	"strconv"
@@ -12,9 +11,9 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 )
 
 // timeWindow is a log request's time range in the terms Docker understands.
@@ -148,8 +147,8 @@ func (s *LogStream) copyWindowedTail(ctx context.Context) error {
 			continue
 		}
 		if errors.Is(err, errWindowMoved) {
-			return apierrors.NewServiceUnavailable(fmt.Sprintf("the log of container %s changed while it was read "+
-				"(rotated?); try again", s.id))
+			return engine.Errorf(engine.Unavailable, "the log of container %s changed while it was read "+
+				"(rotated?); try again", s.id)
 		}
 		if err != nil {
 			return err
@@ -164,9 +163,9 @@ func (s *LogStream) copyWindowedTail(ctx context.Context) error {
 		since = last.Add(time.Nanosecond)
 	}
 	o := s.dockerOptions(true, "all", unixOrEmpty(since), s.opts.Timestamps)
-	body, err := s.l.cli.ContainerLogs(ctx, s.id, o)
+	body, err := s.l.d.cli.ContainerLogs(ctx, s.id, o)
 	if err != nil {
-		return s.l.apiError(s.id, err)
+		return s.l.logError(s.id, err)
 	}
 	if !s.setBody(body) {
 		return nil
@@ -200,9 +199,9 @@ func (s *LogStream) countWindow(ctx context.Context, want int64) (windowCount, e
 			k = 0
 		}
 		wc := windowCount{k: k}
-		body, err := s.l.cli.ContainerLogs(ctx, s.id, s.windowOptions(k, s.window.since))
+		body, err := s.l.d.cli.ContainerLogs(ctx, s.id, s.windowOptions(k, s.window.since))
 		if err != nil {
-			return wc, s.l.apiError(s.id, err)
+			return wc, s.l.logError(s.id, err)
 		}
 		if !s.setBody(body) {
 			return wc, ctx.Err()
@@ -242,9 +241,9 @@ func (s *LogStream) serveWindow(ctx context.Context, wc windowCount, want int64)
 		if k >= wholeLogTail {
 			k = 0
 		}
-		body, err := s.l.cli.ContainerLogs(ctx, s.id, s.windowOptions(k, since))
+		body, err := s.l.d.cli.ContainerLogs(ctx, s.id, s.windowOptions(k, since))
 		if err != nil {
-			return time.Time{}, s.l.apiError(s.id, err)
+			return time.Time{}, s.l.logError(s.id, err)
 		}
 		if !s.setBody(body) {
 			return time.Time{}, ctx.Err()

@@ -4,40 +4,34 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/client"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 )
 
-// Volumes keeps the Volume objects in a store equal to `docker volume ls`.
-// Create it with NewVolumes and start it with Run.
-type Volumes struct {
-	*listMirror[*containers.Volume]
-}
+// volumeSource is the volume mirror source: one Volume per `docker volume ls`
+// entry; any volume event asks for the whole listing again.
+type volumeSource struct{ d *dockerEngine }
 
-// NewVolumes returns a volume mirror for cfg (the same Config as New, with the
-// volumes' store, keys and list key); it is not ready until Run has synced.
-func NewVolumes(cfg Config) (*Volumes, error) {
-	vs := &Volumes{}
-	lm, err := newListMirror(cfg, listSpec[*containers.Volume]{
-		kind:     "volume",
-		filters:  filters.NewArgs(filters.Arg("type", string(events.VolumeEventType))),
-		relevant: volumeEventRelevant,
-		desired:  vs.desired,
-		newObj:   func() *containers.Volume { return &containers.Volume{} },
-		newList:  func() runtime.Object { return &containers.VolumeList{} },
-	})
-	if err != nil {
-		return nil, err
-	}
-	vs.listMirror = lm
-	return vs, nil
+var _ engine.Source[*containers.Volume] = (*volumeSource)(nil)
+
+func (*volumeSource) Resource() string { return "volumes" }
+
+func (s *volumeSource) Checkpoint(ctx context.Context) (time.Time, error) { return s.d.checkpoint(ctx) }
+
+func (s *volumeSource) Ping(ctx context.Context) error { return s.d.ping(ctx) }
+
+func (s *volumeSource) Watch(ctx context.Context, since time.Time) (<-chan engine.Change, <-chan error) {
+	return s.d.watch(ctx, since, filters.NewArgs(filters.Arg("type", string(events.VolumeEventType))),
+		func(msg events.Message) (engine.Change, bool) {
+			return engine.Change{All: true, Action: string(msg.Action)}, volumeEventRelevant(msg)
+		})
 }
 
 // volumeEventRelevant: mount and unmount change nothing `docker volume ls` shows.
@@ -45,13 +39,11 @@ func volumeEventRelevant(msg events.Message) bool {
 	return msg.Type == events.VolumeEventType && msg.Action != events.ActionMount && msg.Action != events.ActionUnmount
 }
 
-// desired lists the volumes and returns their mirrors.
-func (vs *Volumes) desired(ctx context.Context, cli *client.Client) (map[string]*containers.Volume, error) {
-	lctx, cancel := context.WithTimeout(ctx, listTimeout)
-	list, err := cli.VolumeList(lctx, volume.ListOptions{})
-	cancel()
+// List lists the volumes and returns their mirrors.
+func (s *volumeSource) List(ctx context.Context) (engine.Listing[*containers.Volume], error) {
+	list, err := s.d.cli.VolumeList(ctx, volume.ListOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("listing docker volumes: %w", err)
+		return engine.Listing[*containers.Volume]{}, fmt.Errorf("listing docker volumes: %w", s.d.errorOf(err))
 	}
 	if len(list.Warnings) > 0 {
 		klog.FromContext(ctx).Info("Docker warned while listing volumes", "warnings", list.Warnings)
@@ -61,15 +53,24 @@ func (vs *Volumes) desired(ctx context.Context, cli *client.Client) (map[string]
 		if v == nil || v.Name == "" {
 			continue
 		}
-		vol := toVolume(v, vs.namespace)
+		vol := toVolume(v)
 		out[vol.Name] = vol
 	}
-	return out, nil
+	return engine.ListingOf(out, (*containers.Volume).DeepCopy), nil
+}
+
+// Get answers from a new listing.
+func (s *volumeSource) Get(ctx context.Context, name string) (engine.Desired[*containers.Volume], bool, error) {
+	l, err := s.List(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return l.Get(ctx, name)
 }
 
 // toVolume converts a listed volume into its mirror. It is a pure function;
 // a CreatedAt Docker does not give or that does not parse is left unset.
-func toVolume(v *volume.Volume, namespace string) *containers.Volume {
+func toVolume(v *volume.Volume) *containers.Volume {
 	out := &containers.Volume{
 		Status: containers.VolumeStatus{
 			Name:       v.Name,
@@ -86,25 +87,11 @@ func toVolume(v *volume.Volume, namespace string) *containers.Volume {
 	if len(v.Options) > 0 {
 		out.Status.Options = maps.Clone(v.Options)
 	}
-	out.Name = VolumeName(v.Name)
-	out.Namespace = namespace
-	out.UID = uidFor("volume\x00" + out.Name)
+	out.Name = engine.VolumeName(v.Name)
+	out.UID = engine.UID("volume\x00" + out.Name)
 	if out.Status.CreatedAt != nil {
 		out.CreationTimestamp = *out.Status.CreatedAt
 	}
-	out.Labels = kubeLabels(v.Labels)
+	out.Labels = engine.KubeLabels(v.Labels)
 	return out
-}
-
-// Remove removes the Docker volume behind a Volume mirror (registry.Remover),
-// not forced: Docker refuses with 409 while a container (even a stopped one)
-// uses it. See listMirror.remove for the errors.
-func (vs *Volumes) Remove(ctx context.Context, obj runtime.Object) error {
-	v, ok := obj.(*containers.Volume)
-	if !ok {
-		return fmt.Errorf("not a Volume: %T", obj)
-	}
-	return vs.remove(ctx, v.Name, func(ctx context.Context, cli *client.Client) error {
-		return cli.VolumeRemove(ctx, v.Status.Name, false)
-	})
 }

@@ -73,6 +73,7 @@ func New() *Engine {
 func (f *Engine) Engine() *engine.Engine {
 	return &engine.Engine{
 		Name:       "fake engine",
+		Kind:       "fake",
 		Containers: containerSource{f},
 		Images:     imageSource{f},
 		Volumes:    volumeSource{f},

@@ -557,7 +557,7 @@ func TestGuaranteedUpdateCases(t *testing.T) {
 				storage.SimpleUpdate(func(obj runtime.Object) (runtime.Object, error) {
 					pod := *storeObj
 					if tt.hasSelfLink {
-						pod.SelfLink = "testlink"
+						pod.SetSelfLink("testlink")
 					}
 					pod.Annotations = annotations
 					return &pod, nil
@@ -579,7 +579,7 @@ func TestGuaranteedUpdateCases(t *testing.T) {
 			if !reflect.DeepEqual(out.Annotations, annotations) {
 				t.Errorf("annotations %v, want %v", out.Annotations, annotations)
 			}
-			if out.SelfLink != "" {
+			if out.GetSelfLink() != "" {
 				t.Errorf("selfLink should not be set")
 			}
 			validate(ctx, t, tt.key)

@@ -370,7 +370,7 @@ func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object,
 		return storage.ErrResourceVersionSetOnCreate
 	}
 	if err := s.versioner.PrepareObjectForStorage(obj); err != nil {
-		return fmt.Errorf("PrepareObjectForStorage failed: %v", err)
+		return fmt.Errorf("PrepareObjectForStorage failed: %w", err)
 	}
 	data, err := runtime.Encode(s.codec, obj)
 	if err != nil {
@@ -410,7 +410,7 @@ func (s *Store) Delete(
 		return err
 	}
 	if _, err := conversion.EnforcePtr(out); err != nil {
-		return fmt.Errorf("unable to convert output object to pointer: %v", err)
+		return fmt.Errorf("unable to convert output object to pointer: %w", err)
 	}
 	if opts.ExpectTransformOrDecodeError && utilfeature.DefaultFeatureGate.Enabled(features.AllowUnsafeMalformedObjectDeletion) {
 		// Objects held in memory are never corrupt, so an unsafe delete of a
@@ -465,7 +465,7 @@ func (s *Store) GuaranteedUpdate(
 	}
 	v, err := conversion.EnforcePtr(destination)
 	if err != nil {
-		return fmt.Errorf("unable to convert output object to pointer: %v", err)
+		return fmt.Errorf("unable to convert output object to pointer: %w", err)
 	}
 	for {
 		cur := s.current(preparedKey)
@@ -492,7 +492,7 @@ func (s *Store) GuaranteedUpdate(
 			return err
 		}
 		if err := s.versioner.PrepareObjectForStorage(ret); err != nil {
-			return fmt.Errorf("PrepareObjectForStorage failed: %v", err)
+			return fmt.Errorf("PrepareObjectForStorage failed: %w", err)
 		}
 		data, err := runtime.Encode(s.codec, ret)
 		if err != nil {
@@ -531,8 +531,8 @@ func (s *Store) commitLocked(key string, old *entry, obj runtime.Object, acc met
 		ev.prev = old.obj
 		s.totalSize -= int64(len(old.data))
 	}
-	switch {
-	case obj == nil:
+	switch obj {
+	case nil:
 		ev.typ = watch.Deleted
 		delete(s.items, key)
 		s.removeKeyLocked(key)
@@ -669,8 +669,11 @@ func (s *Store) GetList(ctx context.Context, key string, opts storage.ListOption
 		return err
 	}
 	v, err := conversion.EnforcePtr(listPtr)
-	if err != nil || v.Kind() != reflect.Slice {
-		return fmt.Errorf("need ptr to slice: %v", err)
+	if err != nil {
+		return fmt.Errorf("need ptr to slice: %w", err)
+	}
+	if v.Kind() != reflect.Slice {
+		return fmt.Errorf("need ptr to slice, got a pointer to %v", v.Kind())
 	}
 	withRev, continueKey, err := storage.ValidateListOptions(keyPrefix, s.versioner, opts)
 	if err != nil {

@@ -116,7 +116,7 @@ func checkStorageInvariants(s *Store) storagetesting.KeyValidation {
 		if pod.ResourceVersion != "" {
 			t.Errorf("stored data should have empty resource version")
 		}
-		if pod.SelfLink != "" {
+		if pod.GetSelfLink() != "" {
 			t.Errorf("stored data should have empty selfLink")
 		}
 		if got := e.obj.(*example.Pod).ResourceVersion; got != strconv.FormatUint(e.rev, 10) {

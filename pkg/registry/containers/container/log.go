@@ -14,30 +14,20 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
 )
-
-// LogStream is an open log stream of one container.
-type LogStream interface {
-	// Copy writes the log to stdout and stderr (the same writer is fine) until
-	// it ends, fails, or ctx is done.
-	Copy(ctx context.Context, stdout, stderr io.Writer) error
-	// Close releases the stream; safe to call more than once.
-	Close() error
-}
-
-// LogSource opens container logs in the engine. Its errors are API status
-// errors (400, 404, 501, 503) ready to be returned to the client.
-type LogSource interface {
-	OpenLogs(ctx context.Context, id string, opts *containers.ContainerLogOptions) (LogStream, error)
-}
 
 // LogREST serves containers/log and containers/logs: a Connecter, so one
 // handler serves both chunked HTTP and WebSocket upgrades.
 type LogREST struct {
-	// Store finds the Container mirror, so unknown names get a 404 before Docker is asked.
-	Store  *genericregistry.Store
-	Source LogSource
+	// Store finds the Container mirror, so unknown names get a 404 before the engine is asked.
+	Store *genericregistry.Store
+	// Ready is nil while the engine is connected; a log request gets 503 otherwise.
+	Ready func() error
+	// Source opens the engine's logs.
+	Source engine.Logs
 	// Stream tunes the transports (keep-alive, limits).
 	Stream stream.Options
 }
@@ -71,7 +61,7 @@ func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Obje
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid options object %T", options))
 	}
-	if !IsContainerID(name) {
+	if !engine.IsContainerID(name) {
 		return nil, notFound(name, "names of containers are full 64-character lowercase hex container IDs")
 	}
 	if err := ValidateLogOptions(opts); err != nil {
@@ -86,9 +76,14 @@ func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Obje
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		// The engine stream lives until the transport is done with it, not
 		// until this request's context (a WebSocket outlives it).
+		if err := registry.NotConnected(r.Ready); err != nil {
+			responder.Error(err)
+			return
+		}
+		resource := containers.Resource("containers")
 		logs, err := r.Source.OpenLogs(context.WithoutCancel(req.Context()), name, opts)
 		if err != nil {
-			responder.Error(err)
+			responder.Error(registry.StatusError(err, resource, name))
 			return
 		}
 		defer logs.Close()
@@ -96,7 +91,7 @@ func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Obje
 			// Closing the engine stream is what interrupts a blocked read.
 			stop := context.AfterFunc(ctx, func() { _ = logs.Close() })
 			defer stop()
-			return logs.Copy(ctx, stdout, stderr)
+			return registry.StatusError(logs.Copy(ctx, stdout, stderr), resource, name)
 		})
 	}), nil
 }
@@ -107,20 +102,6 @@ func notFound(name, why string) error {
 	err.ErrStatus.Message = fmt.Sprintf("container %q not found: %s; to find one by its Docker name use "+
 		"`kubectl get containers.containers.rancherdesktop.io --field-selector status.name=NAME`", name, why)
 	return err
-}
-
-// IsContainerID reports whether s is a full lowercase hex Docker container ID.
-func IsContainerID(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // ValidateLogOptions rejects option combinations before anything is streamed.

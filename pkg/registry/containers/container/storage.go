@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
@@ -15,13 +16,11 @@ import (
 
 // REST serves containers: get, list and watch of the mirrors; update and
 // patch, whose only effect is the action annotation (spec, status and the
-// labels belong to Docker and are refused with 422); and delete, which
-// removes the Docker container. Engine wires the writes to Docker.
+// labels belong to the engine and are refused with 422); and delete, which
+// removes the engine's container.
 type REST struct {
 	*registry.Deletable
-	// Ready is nil while the engine is connected, else a 503 saying why;
-	// every write checks it first. Set before serving.
-	Ready func() error
+	ready func() error
 }
 
 var (
@@ -29,66 +28,65 @@ var (
 	_ rest.GracefulDeleter = &REST{}
 )
 
-// Engine is what the containers resource needs of the engine for writes.
-type Engine interface {
-	// Ready is nil while the engine is connected, else a 503 saying why.
-	Ready() error
-	// ActionRequested makes the engine carry out the container's action
-	// annotation; it must not block.
-	ActionRequested(id string)
-	// RemoveContainer removes the container and its mirror (503 while the
-	// engine is not connected).
-	RemoveContainer(ctx context.Context, id string) error
+// Writes is what the containers resource needs of the engine side for users'
+// writes.
+type Writes struct {
+	// Ready is nil while the engine is connected, else why not; every write
+	// checks it first (503).
+	Ready func() error
+	// Remove removes the container from the engine and its mirror (engine
+	// errors).
+	Remove func(ctx context.Context, id string) error
+	// ActionRequested makes the container's action annotation be carried
+	// out; it must not block.
+	ActionRequested func(id string)
 }
 
-// NewREST builds the containers resource on the storage optsGetter provides.
-// Only the Docker mirror writes Containers' status, through the returned Store.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, error) {
-	store, err := registry.NewMirrorStore(scheme, optsGetter, registry.MirrorStoreOptions{
+// NewStore builds the containers' store on the storage optsGetter provides.
+// Only the mirror writes Containers' status, through its Storage.
+func NewStore(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*genericregistry.Store, error) {
+	return registry.NewMirrorStore(scheme, optsGetter, storeOptions(scheme))
+}
+
+func storeOptions(scheme *runtime.Scheme) registry.MirrorStoreOptions {
+	return registry.MirrorStoreOptions{
 		Resource: "containers", Singular: "container", Short: []string{"ctr"},
 		NewFunc:     func() runtime.Object { return &containers.Container{} },
 		NewListFunc: func() runtime.Object { return &containers.ContainerList{} },
 		AttrFunc:    GetAttrs, Table: tableConvertor{},
 		UpdateStrategy: updateStrategy{registry.NewMirrorStrategy(scheme)},
-	})
-	if err != nil {
-		return nil, err
 	}
-	r := &REST{Deletable: &registry.Deletable{
-		ReadOnly: &registry.ReadOnly{Store: store, Singular: "container", Short: []string{"ctr"}},
-	}}
-	r.Ready = func() error { return errors.New("the docker engine is not wired up yet") }
-	r.Remove = func(context.Context, runtime.Object) error { return r.Ready() }
-	return r, nil
 }
 
-// UseEngine routes the resource's writes to e. Call it before serving.
-func (r *REST) UseEngine(e Engine) {
-	r.Ready = e.Ready
-	r.Remove = func(ctx context.Context, obj runtime.Object) error {
+// NewREST serves the containers in store, writes going through w. It sets
+// the store's AfterUpdate hook, so call it before serving.
+func NewREST(scheme *runtime.Scheme, store *genericregistry.Store, w Writes) *REST {
+	r := &REST{ready: w.Ready}
+	r.Deletable = registry.NewDeletable(store, storeOptions(scheme), func(ctx context.Context, obj runtime.Object) error {
 		c, ok := obj.(*containers.Container)
 		if !ok {
 			return errors.New("not a Container")
 		}
-		return e.RemoveContainer(ctx, c.Name)
-	}
-	r.Store.AfterUpdate = func(obj runtime.Object, opts *metav1.UpdateOptions) {
+		return w.Remove(ctx, c.Name)
+	})
+	store.AfterUpdate = func(obj runtime.Object, opts *metav1.UpdateOptions) {
 		c, ok := obj.(*containers.Container)
 		if !ok || (opts != nil && len(opts.DryRun) > 0) {
 			return
 		}
 		if _, ok := c.Annotations[containers.ActionAnnotation]; ok {
-			e.ActionRequested(c.Name)
+			w.ActionRequested(c.Name)
 		}
 	}
+	return r
 }
 
 // Update applies a user's update or patch; see updateStrategy for what it may change.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc,
 	updateValidation rest.ValidateObjectUpdateFunc, _ bool, opts *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	if err := r.Ready(); err != nil {
+	if err := registry.NotConnected(r.ready); err != nil {
 		return nil, false, err
 	}
-	// Containers are created by Docker, never by an update.
+	// Containers are created by the engine, never by an update.
 	return r.Store.Update(ctx, name, objInfo, createValidation, updateValidation, false, opts)
 }

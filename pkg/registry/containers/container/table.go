@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 )
 
@@ -49,16 +50,7 @@ func imageColumn(c *containers.Container) string {
 	if c.Status.ImageName != "" {
 		return c.Status.ImageName
 	}
-	return shortID(c.Status.Image)
-}
-
-// shortID turns "sha256:abcdef..." into the 12-character form Docker prints.
-func shortID(id string) string {
-	id = strings.TrimPrefix(id, "sha256:")
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
+	return engine.ShortID(c.Status.Image)
 }
 
 // statusColumn words the state the way `docker ps` does, e.g. "Up 5m (Paused)".

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 )
 
@@ -45,13 +46,7 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, tabl
 		if s.OS != "" || s.Architecture != "" {
 			platform = s.OS + "/" + s.Architecture
 		}
-		return []any{img.Name, tag, shortID(s.ID), units.HumanSizeWithPrecision(float64(s.Size), 3),
+		return []any{img.Name, tag, engine.ShortID(s.ID), units.HumanSizeWithPrecision(float64(s.Size), 3),
 			registry.Age(s.CreatedAt, now), platform, strings.Join(s.RepoDigests, ",")}, nil
 	})
-}
-
-// shortID turns "sha256:abcdef..." into the 12-character form Docker prints.
-func shortID(id string) string {
-	id = strings.TrimPrefix(id, "sha256:")
-	return id[:min(len(id), 12)]
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -29,11 +28,8 @@ const (
 	VolumeCreateRequests    = "volumecreaterequests"
 )
 
-// Options configure the request resources.
+// Options configure the request resources' writes.
 type Options struct {
-	// Namespace is the only Kubernetes namespace requests may be created in
-	// (the server's --namespace, where every mirror lives).
-	Namespace string
 	// Ready returns nil while the engine is connected; otherwise creates
 	// answer 503 with its error.
 	Ready func() error
@@ -59,8 +55,8 @@ var (
 // created then could only fail.
 func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, opts *metav1.CreateOptions) (runtime.Object, error) {
 	if r.ready != nil {
-		if err := r.ready(); err != nil {
-			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("the Docker engine is not connected: %v", err))
+		if err := registry.NotConnected(r.ready); err != nil {
+			return nil, err
 		}
 	}
 	return r.Store.Create(ctx, obj, createValidation, opts)
@@ -73,70 +69,75 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 	return r.Store.Delete(ctx, name, deleteValidation, opts)
 }
 
-// Storage holds the four request resources.
-type Storage struct {
-	ContainerCreates *REST
-	ImagePulls       *REST
-	ImagePushes      *REST
-	VolumeCreates    *REST
+// Stores are the four request kinds' stores, built before anything that
+// writes into them (the controller carrying requests out).
+type Stores struct {
+	ContainerCreates, ImagePulls, ImagePushes, VolumeCreates *genericregistry.Store
 }
 
-// Map returns the resources by their API name, for the group's storage map.
-func (s *Storage) Map() map[string]rest.Storage {
-	return map[string]rest.Storage{
-		ContainerCreateRequests: s.ContainerCreates,
-		ImagePullRequests:       s.ImagePulls,
-		ImagePushRequests:       s.ImagePushes,
-		VolumeCreateRequests:    s.VolumeCreates,
+// byResource returns the store of a resource name.
+func (st *Stores) byResource(resource string) *genericregistry.Store {
+	switch resource {
+	case ContainerCreateRequests:
+		return st.ContainerCreates
+	case ImagePullRequests:
+		return st.ImagePulls
+	case ImagePushRequests:
+		return st.ImagePushes
 	}
+	return st.VolumeCreates
 }
 
-// NewStorage builds the request resources on the storage optsGetter provides.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, o Options) (*Storage, error) {
-	var s Storage
+// NewStores builds the request stores on the storage optsGetter provides;
+// requests may be created in namespace only (empty: any).
+func NewStores(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, namespace string) (*Stores, error) {
+	var st Stores
 	for _, k := range kinds {
-		r, err := newREST(scheme, optsGetter, k, o)
-		if err != nil {
+		s := strategy{ObjectTyper: scheme, NameGenerator: namesGenerator, kind: k, namespace: namespace}
+		store := &genericregistry.Store{
+			NewFunc:                   k.newFunc,
+			NewListFunc:               k.newListFunc,
+			DefaultQualifiedResource:  containers.Resource(k.resource),
+			SingularQualifiedResource: containers.Resource(k.singular),
+			CreateStrategy:            s,
+			UpdateStrategy:            s,
+			DeleteStrategy:            s,
+			TableConvertor:            tableConvertor{kind: k},
+		}
+		if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
 			return nil, fmt.Errorf("%s storage: %w", k.resource, err)
 		}
 		switch k.resource {
 		case ContainerCreateRequests:
-			s.ContainerCreates = r
+			st.ContainerCreates = store
 		case ImagePullRequests:
-			s.ImagePulls = r
+			st.ImagePulls = store
 		case ImagePushRequests:
-			s.ImagePushes = r
+			st.ImagePushes = store
 		case VolumeCreateRequests:
-			s.VolumeCreates = r
+			st.VolumeCreates = store
 		}
 	}
-	return &s, nil
+	return &st, nil
 }
 
-func newREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, k *kind, o Options) (*REST, error) {
-	s := strategy{ObjectTyper: scheme, NameGenerator: namesGenerator, kind: k, namespace: o.Namespace}
-	store := &genericregistry.Store{
-		NewFunc:                   k.newFunc,
-		NewListFunc:               k.newListFunc,
-		DefaultQualifiedResource:  containers.Resource(k.resource),
-		SingularQualifiedResource: containers.Resource(k.singular),
-		CreateStrategy:            s,
-		UpdateStrategy:            s,
-		DeleteStrategy:            s,
-		TableConvertor:            tableConvertor{kind: k},
-	}
-	if o.OnCreate != nil {
-		onCreate := o.OnCreate
-		store.AfterCreate = func(obj runtime.Object, opts *metav1.CreateOptions) {
-			// A dry run stores nothing, so there is nothing to carry out.
-			if opts != nil && len(opts.DryRun) > 0 {
-				return
+// NewStorage serves the request resources on st. It sets the stores'
+// AfterCreate hooks, so call it before serving.
+func NewStorage(st *Stores, o Options) map[string]rest.Storage {
+	out := map[string]rest.Storage{}
+	for _, k := range kinds {
+		store := st.byResource(k.resource)
+		if o.OnCreate != nil {
+			onCreate := o.OnCreate
+			store.AfterCreate = func(obj runtime.Object, opts *metav1.CreateOptions) {
+				// A dry run stores nothing, so there is nothing to carry out.
+				if opts != nil && len(opts.DryRun) > 0 {
+					return
+				}
+				onCreate(obj)
 			}
-			onCreate(obj)
 		}
+		out[k.resource] = &REST{ReadOnly: &registry.ReadOnly{Store: store, Singular: k.singular, Short: k.short}, ready: o.Ready}
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
-		return nil, err
-	}
-	return &REST{ReadOnly: &registry.ReadOnly{Store: store, Singular: k.singular, Short: k.short}, ready: o.Ready}, nil
+	return out
 }
