@@ -25,3 +25,15 @@ func AttrsFunc[T interface {
 		return labels.Set(o.GetLabels()), fieldsOf(o), nil
 	}
 }
+
+// FieldsSet is an object's metadata fields plus the selectable fields of its
+// kind (a map of containers.*Fields), for AttrsFunc.
+func FieldsSet[T metav1.Object](extra map[string]func(T) string) func(T) fields.Set {
+	return func(o T) fields.Set {
+		f := fields.Set{"metadata.name": o.GetName(), "metadata.namespace": o.GetNamespace()}
+		for name, get := range extra {
+			f[name] = get(o)
+		}
+		return f
+	}
+}

@@ -2,23 +2,26 @@ package v1alpha1
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
 )
 
 // ContainerSelectableFields are the field selectors containers accept besides
-// metadata.name and metadata.namespace.
-var ContainerSelectableFields = []string{"status.name", "status.status", "status.image"}
+// metadata.name and metadata.namespace (containers.ContainerFields).
+var ContainerSelectableFields = slices.Sorted(maps.Keys(containers.ContainerFields))
 
 // ImageSelectableFields are the field selectors images accept besides
-// metadata.name and metadata.namespace.
-var ImageSelectableFields = []string{"status.id", "status.repoTag"}
+// metadata.name and metadata.namespace (containers.ImageFields).
+var ImageSelectableFields = slices.Sorted(maps.Keys(containers.ImageFields))
 
 // VolumeSelectableFields are the field selectors volumes accept besides
-// metadata.name and metadata.namespace.
-var VolumeSelectableFields = []string{"status.name"}
+// metadata.name and metadata.namespace (containers.VolumeFields).
+var VolumeSelectableFields = slices.Sorted(maps.Keys(containers.VolumeFields))
 
 // addFieldLabelConversions teaches the scheme the field selectors of each
 // kind; without it the API machinery rejects them with 400 before storage

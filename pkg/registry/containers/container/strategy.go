@@ -2,9 +2,6 @@
 package container
 
 import (
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apiserver/pkg/registry/generic"
-
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 )
@@ -12,12 +9,6 @@ import (
 // GetAttrs returns the labels and the selectable fields of a Container.
 var GetAttrs = registry.AttrsFunc(SelectableFields)
 
-// SelectableFields are the fields a field selector on containers may use; keep
-// in step with v1alpha1.ContainerSelectableFields.
-func SelectableFields(c *containers.Container) fields.Set {
-	f := generic.ObjectMetaFieldsSet(&c.ObjectMeta, true)
-	f["status.name"] = c.Status.Name
-	f["status.status"] = c.Status.Status
-	f["status.image"] = c.Status.Image
-	return f
-}
+// SelectableFields are the fields a field selector on containers may use:
+// metadata.name, metadata.namespace and containers.ContainerFields.
+var SelectableFields = registry.FieldsSet(containers.ContainerFields)

@@ -2,9 +2,6 @@
 package volume
 
 import (
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apiserver/pkg/registry/generic"
-
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 )
@@ -12,10 +9,6 @@ import (
 // GetAttrs returns the labels and the selectable fields of a Volume.
 var GetAttrs = registry.AttrsFunc(SelectableFields)
 
-// SelectableFields are the fields a field selector on volumes may use; keep in
-// step with v1alpha1.VolumeSelectableFields.
-func SelectableFields(v *containers.Volume) fields.Set {
-	f := generic.ObjectMetaFieldsSet(&v.ObjectMeta, true)
-	f["status.name"] = v.Status.Name
-	return f
-}
+// SelectableFields are the fields a field selector on volumes may use:
+// metadata.name, metadata.namespace and containers.VolumeFields.
+var SelectableFields = registry.FieldsSet(containers.VolumeFields)
