@@ -22,6 +22,7 @@ import (
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apiserver"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 	generatedopenapi "github.com/rancher-sandbox/containers-apiserver/pkg/generated/openapi"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
 )
@@ -53,6 +54,10 @@ type Options struct {
 	StandaloneOptions
 	MirrorOptions
 	Stream StreamOptions
+
+	// Engine, if set, is served instead of the Docker engine at DockerHost
+	// (not a flag: for tests, which pass pkg/engine/fake, and embedders).
+	Engine *engine.Engine
 
 	// generic holds the recommended options' flags once Flags has run.
 	// Complete asks it which of them the user set, because standalone
@@ -155,6 +160,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 		GenericConfig: gc,
 		ExtraConfig: apiserver.ExtraConfig{
 			DockerHost:     o.DockerHost,
+			Engine:         o.Engine,
 			Namespace:      o.Namespace,
 			ResyncInterval: o.ResyncInterval,
 			RequestTTL:     o.RequestTTL,
