@@ -1,8 +1,8 @@
 package memory
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"reflect"
@@ -132,10 +132,22 @@ type Config struct {
 
 // entry is the current state of one key. It is immutable once published.
 type entry struct {
-	obj  runtime.Object // deep copy owned by the store, resourceVersion == rev
-	rev  uint64
-	data []byte // Codec encoding with an empty resourceVersion
+	obj runtime.Object // deep copy owned by the store, resourceVersion == rev
+	rev uint64
+	enc encoding // of obj with an empty resourceVersion
 }
+
+// encoding identifies an object's Codec encoding (resourceVersion left out)
+// without holding it: a no-op update is one whose encoding is unchanged. The
+// SHA-256 keeps a few hundred bytes to a few KiB per object out of memory
+// (the object itself is kept, as a deep copy); a collision would take
+// 2^128 tries.
+type encoding struct {
+	sum  [sha256.Size]byte
+	size int
+}
+
+func encodingOf(data []byte) encoding { return encoding{sum: sha256.Sum256(data), size: len(data)} }
 
 // Store is an in-memory storage.Interface. Create it with New.
 type Store struct {
@@ -162,7 +174,7 @@ type Store struct {
 	compacted uint64   // highest revision compacted or trimmed, 0 if none
 	hist      history
 	notify    chan struct{} // closed and replaced on every change of rv
-	totalSize int64         // sum of len(entry.data)
+	totalSize int64         // sum of entry.enc.size
 	sizeStats bool          // EnableResourceSizeEstimation was called
 	closed    bool
 
@@ -387,7 +399,7 @@ func (s *Store) Create(ctx context.Context, key string, obj, out runtime.Object,
 		s.mu.Unlock()
 		return storage.NewKeyExistsError(preparedKey, 0)
 	}
-	s.commitLocked(preparedKey, nil, stored, acc, data)
+	s.commitLocked(preparedKey, nil, stored, acc, encodingOf(data))
 	s.mu.Unlock()
 
 	if out != nil {
@@ -441,7 +453,7 @@ func (s *Store) Delete(
 			s.mu.Unlock()
 			continue
 		}
-		rv := s.commitLocked(preparedKey, cur, nil, nil, nil)
+		rv := s.commitLocked(preparedKey, cur, nil, nil, encoding{})
 		s.mu.Unlock()
 
 		if err := s.copyInto(out, cur.obj); err != nil {
@@ -498,7 +510,8 @@ func (s *Store) GuaranteedUpdate(
 		if err != nil {
 			return err
 		}
-		if cur != nil && bytes.Equal(data, cur.data) {
+		enc := encodingOf(data)
+		if cur != nil && enc == cur.enc {
 			// No-op: keep the resourceVersion, emit nothing.
 			return s.copyInto(destination, cur.obj)
 		}
@@ -514,7 +527,7 @@ func (s *Store) GuaranteedUpdate(
 			s.mu.Unlock()
 			continue
 		}
-		s.commitLocked(preparedKey, cur, stored, acc, data)
+		s.commitLocked(preparedKey, cur, stored, acc, enc)
 		s.mu.Unlock()
 		return s.copyInto(destination, stored)
 	}
@@ -523,13 +536,13 @@ func (s *Store) GuaranteedUpdate(
 // commitLocked applies one change under s.mu (held exclusively): obj == nil
 // deletes old. obj must be a private copy; it is stamped with the new
 // resourceVersion and becomes immutable. Returns the new resourceVersion.
-func (s *Store) commitLocked(key string, old *entry, obj runtime.Object, acc metav1.Object, data []byte) uint64 {
+func (s *Store) commitLocked(key string, old *entry, obj runtime.Object, acc metav1.Object, enc encoding) uint64 {
 	s.rv++
 	rv := s.rv
 	ev := &event{key: key, rv: rv, at: time.Now()}
 	if old != nil {
 		ev.prev = old.obj
-		s.totalSize -= int64(len(old.data))
+		s.totalSize -= int64(old.enc.size)
 	}
 	switch obj {
 	case nil:
@@ -544,8 +557,8 @@ func (s *Store) commitLocked(key string, old *entry, obj runtime.Object, acc met
 			s.insertKeyLocked(key)
 		}
 		ev.obj = obj
-		s.items[key] = &entry{obj: obj, rev: rv, data: data}
-		s.totalSize += int64(len(data))
+		s.items[key] = &entry{obj: obj, rev: rv, enc: enc}
+		s.totalSize += int64(enc.size)
 	}
 	s.hist.add(ev)
 	s.trimLocked(ev.at)
