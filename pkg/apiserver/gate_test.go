@@ -24,7 +24,7 @@ func TestFirstSyncGate(t *testing.T) {
 		}
 	}
 	var synced atomic.Bool
-	f := func() bool { return synced.Load() }
+	f := synced.Load
 	g.synced.Store(&f)
 	for _, p := range group {
 		if c := code(p); c != http.StatusServiceUnavailable {

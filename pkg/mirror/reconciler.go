@@ -429,7 +429,7 @@ func backoffDelay(n int, limit time.Duration) time.Duration {
 			d = e
 		}
 	}
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) //nolint:gosec // G404: jitter spreads reconnects; it needs no secrecy
 }
 
 // session is one connection: checkpoint, watch, full sync, then changes and
@@ -452,7 +452,7 @@ func (r *Reconciler[O]) session(ctx context.Context) (synced bool, err error) {
 		s.q.ShutDown() // wakes the workers; stops and waits for the retry timers
 		wg.Wait()
 		if errs != nil {
-			for range errs { //nolint:revive // wait for the source's stream goroutine to end
+			for range errs { // wait for the source's stream goroutine to end
 			}
 		}
 	}()

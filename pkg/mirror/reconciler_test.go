@@ -524,7 +524,7 @@ func TestRemove(t *testing.T) {
 	}
 	// The engine's own event for the removal changes nothing more.
 	refused := engine.Errorf(engine.Conflict, "in use")
-	if err := r.Remove(context.Background(), fakeID(2), func(context.Context) error { return refused }); err != refused {
+	if err := r.Remove(context.Background(), fakeID(2), func(context.Context) error { return refused }); !errors.Is(err, refused) {
 		t.Errorf("a refusal came back as %v", err)
 	}
 	if stored(t, st)[fakeID(2)] == nil {

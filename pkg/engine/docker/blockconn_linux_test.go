@@ -66,7 +66,7 @@ func TestBlockingConnRoundTrip(t *testing.T) {
 	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := peer.Read(got); err != io.EOF {
+	if n, err := peer.Read(got); !errors.Is(err, io.EOF) {
 		t.Fatalf("peer after CloseWrite: %d, %v; want EOF", n, err)
 	}
 	big := make([]byte, 1<<20)
@@ -101,7 +101,7 @@ func TestBlockingConnCloseWakesRead(t *testing.T) {
 	}
 	select {
 	case err := <-done:
-		if err != io.EOF && !errors.Is(err, net.ErrClosed) {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("read after Close: %v, want EOF or ErrClosed", err)
 		}
 	case <-time.After(10 * time.Second):

@@ -105,7 +105,7 @@ func (d *dockerEngine) watch(ctx context.Context, since time.Time, f filters.Arg
 		defer close(outErr)
 		// The client's goroutine ends with ctx; wait for it before closing.
 		defer func() {
-			for range errs { //nolint:revive // drain until the client's stream goroutine has ended
+			for range errs { // drain until the client's stream goroutine has ended
 			}
 		}()
 		for {

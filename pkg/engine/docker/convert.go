@@ -231,7 +231,7 @@ func conditions(s *container.State, prev []containers.ContainerCondition, now ti
 		out = append(out, c)
 	}
 	if s != nil && s.Health != nil && s.Health.Status != "" && s.Health.Status != container.NoHealthcheck {
-		c := containers.ContainerCondition{Type: containers.ContainerHealthy, Reason: string(s.Health.Status)}
+		c := containers.ContainerCondition{Type: containers.ContainerHealthy, Reason: s.Health.Status}
 		switch s.Health.Status {
 		case container.Healthy:
 			c.Status = containers.ConditionTrue

@@ -2,6 +2,7 @@ package install
 
 import (
 	"math/rand"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -65,6 +66,8 @@ func seed(t *testing.T) int64 {
 	return n
 }
 
+// withIterations sets the roundtrip package's iteration count for one test:
+// it is a package variable behind a pflag that `go test` never parses.
 func withIterations(t *testing.T, n int) {
 	t.Helper()
 	saved := *roundtrip.FuzzIters
@@ -149,16 +152,22 @@ func TestLogOptionsQueryRoundTrip(t *testing.T) {
 		f.Fill(in)
 		// TypeMeta is not part of a query; the codec neither writes nor reads it.
 		in.TypeMeta = metav1.TypeMeta{}
-		q, err := codec.EncodeParameters(in, v1alpha1.SchemeGroupVersion)
+		values, err := codec.EncodeParameters(in, v1alpha1.SchemeGroupVersion)
 		if err != nil {
 			t.Fatalf("encoding %#v: %v", in, err)
 		}
+		// On the wire: the client writes the query string, the server parses it.
+		query := values.Encode()
+		parsed, err := url.ParseQuery(query)
+		if err != nil {
+			t.Fatalf("parsing the query %q: %v", query, err)
+		}
 		out := &containers.ContainerLogOptions{}
-		if err := codec.DecodeParameters(q, v1alpha1.SchemeGroupVersion, out); err != nil {
-			t.Fatalf("the query %q, encoded from %#v, is refused: %v", q.Encode(), in, err)
+		if err := codec.DecodeParameters(parsed, v1alpha1.SchemeGroupVersion, out); err != nil {
+			t.Fatalf("the query %q, encoded from %#v, is refused: %v", query, in, err)
 		}
 		if !apiequality.Semantic.DeepEqual(in, out) {
-			t.Fatalf("the query %q decodes to other options (-encoded +decoded):\n%s", q.Encode(), cmp.Diff(in, out))
+			t.Fatalf("the query %q decodes to other options (-encoded +decoded):\n%s", query, cmp.Diff(in, out))
 		}
 	}
 }

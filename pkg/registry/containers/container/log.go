@@ -86,7 +86,7 @@ func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Obje
 			responder.Error(registry.StatusError(err, resource, name))
 			return
 		}
-		defer logs.Close()
+		defer func() { _ = logs.Close() }() // a read-only stream: nothing to lose on close
 		stream.Serve(w, req, r.Stream, func(ctx context.Context, stdout, stderr io.Writer) error {
 			// Closing the engine stream is what interrupts a blocked read.
 			stop := context.AfterFunc(ctx, func() { _ = logs.Close() })
