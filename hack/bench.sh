@@ -136,16 +136,16 @@ child=$!
 rc=0
 wait "$child" || rc=$?
 child=""
-missing=""
+no_report=""
 for r in "${reports[@]}"; do
-	[[ -s $r ]] || missing+=" ${r##*/}"
+	[[ -s $r ]] || no_report+=" ${r##*/}"
 done
-if ((rc != 0)) || [[ -n $missing ]]; then
+if ((rc != 0)) || [[ -n $no_report ]]; then
 	{
 		echo "---- last lines of $log ----"
 		grep -E -- '^(=== RUN|--- |\s+\S+_test\.go:[0-9]+:|panic|FAIL|ok )' "$log" | tail -n 40
 	} >&2
-	ca_die "benchmark failed (exit $rc${missing:+; no report:$missing}); full log: $log"
+	ca_die "benchmark failed (exit $rc${no_report:+; no report:$no_report}); full log: $log"
 fi
 
 purge

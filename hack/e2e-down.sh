@@ -21,20 +21,10 @@ esac
 dir=$CA_STATE_BASE/e2e
 timeout=${CA_E2E_STOP_TIMEOUT:-20}
 
-stop() { # NAME MARKER
-	local name=$1 marker=$2 pidfile=$dir/$1.pid pid
-	[[ -s $pidfile ]] || return 0
-	pid=$(<"$pidfile")
-	rm -f "$pidfile"
-	[[ $pid =~ ^[0-9]+$ ]] || return 0
-	ca_pid_gone "$pid" && return 0
-	tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$marker" || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	if ! ca_wait_until "$timeout" ca_pid_gone "$pid"; then
-		ca_log "$name ($pid) ignored SIGTERM for ${timeout}s, sending SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-		ca_wait_until 10 ca_pid_gone "$pid" || ca_die "$name ($pid) survived SIGKILL"
-	fi
+# stop NAME MARKER : stop the process in $dir/NAME.pid if its command line
+# contains MARKER (catool stop-pidfile), and remove the pidfile.
+stop() {
+	ca_tool stop-pidfile --mentions "$2" --grace "$timeout" --name "$1" "$dir/$1.pid"
 }
 
 if [[ -d $dir ]]; then

@@ -13,7 +13,9 @@
 #        bridge cadocker0 with a free 10.213-219.x.0/24, --iptables=false
 #      docker.io (+ containerd, runc, iptables) is apt-installed if dockerd is missing.
 #
-# Env: DOCKER_HOST, CA_STATE_DIR, CA_DOCKERD_START_TIMEOUT (default 60s).
+# Env: DOCKER_HOST, CA_STATE_DIR, CA_DOCKERD_START_TIMEOUT (default 60s), CA_DOCKERD_EXTRA_ARGS.
+# The checks and the daemon are catool's (hack/tools/catool); this script adds
+# the apt bootstrap and the wait for a freshly installed system service.
 # Exit status non-zero (with the daemon log tail on stderr) if no engine answers.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -21,26 +23,14 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 [[ $# -eq 0 ]] || ca_die "usage: ${0##*/} (no arguments)"
 
-if [[ -n ${DOCKER_HOST:-} ]]; then
-	if ca_docker_answers "$DOCKER_HOST"; then
-		echo "$DOCKER_HOST"
-		exit 0
-	fi
-	ca_log "DOCKER_HOST=$DOCKER_HOST does not answer; falling back"
+# $DOCKER_HOST, the default socket or the project's running dockerd,
+# whichever answers first (catool docker-host; test/testenv asks the same).
+if catool_host=$(ca_tool docker-host); then
+	echo "$catool_host"
+	exit 0
 fi
 
 default_host=unix:///var/run/docker.sock
-if [[ -S /var/run/docker.sock ]] && ca_docker_answers "$default_host"; then
-	echo "$default_host"
-	exit 0
-fi
-
-dir=$CA_STATE_BASE/dockerd
-if ca_dockerd_pid "$dir" >/dev/null && ca_docker_answers "unix://$dir/docker.sock"; then
-	echo "unix://$dir/docker.sock"
-	exit 0
-fi
-
 had_dockerd=$(command -v dockerd || true)
 ca_ensure_docker_binaries
 if [[ -z $had_dockerd && -S /var/run/docker.sock ]] && ca_wait_until 20 ca_docker_answers "$default_host"; then
@@ -49,4 +39,4 @@ if [[ -z $had_dockerd && -S /var/run/docker.sock ]] && ca_wait_until 20 ca_docke
 	exit 0
 fi
 
-ca_dockerd_ensure "$dir" cadocker0 ca-main
+ca_tool dockerd start --main

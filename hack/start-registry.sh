@@ -34,14 +34,7 @@ registry_answers() { curl -fsS -o /dev/null --max-time 2 "http://$addr/v2/" 2>/d
 
 # registry_pid : the pid of our registry, if it runs (checked against its
 # command line: pids get reused).
-registry_pid() {
-	local pid
-	[[ -s $pidfile ]] || return 1
-	pid=$(<"$pidfile")
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF -- "$config" || return 1
-	echo "$pid"
-}
+registry_pid() { ca_tool pidfile-pid --arg "$config" "$pidfile"; }
 
 ca_prepare_state_base
 mkdir -p "$dir/data"

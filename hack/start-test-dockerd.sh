@@ -19,22 +19,16 @@
 # running it is reused and nothing is started.
 #
 # Stop with hack/stop-test-dockerd.sh NAME [--purge].
-# Env: CA_STATE_DIR, CA_DOCKERD_START_TIMEOUT (default 60s).
+# Env: CA_STATE_DIR, CA_DOCKERD_START_TIMEOUT (default 60s), CA_DOCKERD_EXTRA_ARGS.
+# The work is catool's (hack/tools/catool, test/testenv/hostenv: the same
+# code test/testenv.StartDockerd calls); this script adds the apt bootstrap.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 [[ $# -eq 1 ]] || ca_die "usage: ${0##*/} NAME"
-name=$1
-[[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$ ]] || ca_die "NAME must match [A-Za-z0-9][A-Za-z0-9_.-]{0,39}, got '$name'"
 
-dir=$CA_STATE_BASE/test-dockerd-$name
-bridge=$(test_dockerd_bridge "$name")
-
-if ! ca_dockerd_pid "$dir" >/dev/null; then
-	ca_ensure_docker_binaries
-fi
-sock=$(ca_dockerd_ensure "$dir" "$bridge" "ca-test-$name")
-echo "$bridge" >"$dir/bridge"
-echo "PIDFILE=$dir/docker.pid"
-echo "$sock"
+# Checks NAME too. A running daemon needs nothing installed.
+state=$(ca_tool dockerd status --test "$1")
+[[ $state == running* ]] || ca_ensure_docker_binaries
+ca_tool dockerd start --test "$1"

@@ -22,18 +22,8 @@ pidfile=$dir/registry.pid
 
 exec {lockfd}>"$dir/.lock"
 flock -w 60 "$lockfd" || ca_die "timed out waiting for $dir/.lock"
-if [[ -s $pidfile ]]; then
-	pid=$(<"$pidfile")
-	# Only our registry: its command line names our config (pids get reused).
-	if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF -- "$dir/config.yml"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		if ! ca_wait_until 15 ca_pid_gone "$pid"; then
-			kill -KILL "$pid" 2>/dev/null || true
-			ca_wait_until 10 ca_pid_gone "$pid" || ca_die "registry $pid survived SIGKILL"
-		fi
-	fi
-	rm -f "$pidfile"
-fi
+# Only our registry: its command line names our config (pids get reused).
+ca_tool stop-pidfile --arg "$dir/config.yml" --grace 15 --name registry "$pidfile"
 exec {lockfd}>&-
 if [[ -n $purge ]]; then
 	rm -rf "$dir" || ca_die "cannot remove $dir"

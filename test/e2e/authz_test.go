@@ -96,11 +96,12 @@ func TestDelegatedAuthz(t *testing.T) {
 				n, _ := resp.Body.Read(buf)
 				resp.Body.Close()
 				body := string(buf[:n])
-				if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+				switch {
+				case resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden:
 					t.Errorf("forged headers %s %s: %d %s, want 401 or 403", method, p, resp.StatusCode, trim(body))
-				} else if strings.Contains(body, `"admin"`) {
+				case strings.Contains(body, `"admin"`):
 					t.Errorf("forged headers %s %s: the server took the caller for admin: %s", method, p, trim(body))
-				} else {
+				default:
 					t.Logf("forged headers %s %s: %d %s", method, p, resp.StatusCode, trim(body))
 				}
 			}

@@ -104,7 +104,7 @@ func TestBrowserThroughKubeAPIServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Opened || r.Bytes != 0 || !(r.ErrorEvent || r.Closed) {
+			if r.Opened || r.Bytes != 0 || (!r.ErrorEvent && !r.Closed) {
 				t.Errorf("the page got a stream with a refused token: %s", r)
 			}
 		})

@@ -34,7 +34,7 @@ func TestConcurrentFollows(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var transports []*http.Transport
-	for i := 0; i < (concurrentStreams+streamsPerConnection-1)/streamsPerConnection; i++ {
+	for range (concurrentStreams + streamsPerConnection - 1) / streamsPerConnection {
 		transports = append(transports, e.Transport(t, LogReader))
 	}
 

@@ -53,11 +53,11 @@ func (e *Env) startServer(t *testing.T, port, dockerHost string) *server {
 	go func() { s.exited <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cancel()
-		<-s.exited
-		logFile.Close()
+		exit := <-s.exited  // "signal: interrupt" is the normal end here
+		_ = logFile.Close() // only the server wrote to it, through its own descriptor
 		if t.Failed() {
 			b, _ := os.ReadFile(s.log)
-			t.Logf("server on %s, log tail:\n%s", port, tail(string(b), 3000))
+			t.Logf("server on %s (exit: %v), log tail:\n%s", port, exit, tail(string(b), 3000))
 		}
 	})
 	return s

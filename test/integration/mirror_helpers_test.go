@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 // Helpers for mirror_test.go: an in-memory store, a store watch with
@@ -30,6 +32,7 @@ import (
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/install"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/mirror"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/storage/memory"
 	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
 )
@@ -240,20 +243,24 @@ func (w *mirrorWatch) barrier() map[string][]watch.EventType {
 	}
 }
 
-// startMirror runs a Mirror until the test ends; cleanup waits for Run to return.
-func startMirror(t *testing.T, s *mirrorStore, host string, mod func(*docker.Config)) *docker.Mirror {
+// startMirror runs a container Reconciler on the Docker engine at host until
+// the test ends; cleanup waits for Run to return.
+func startMirror(t *testing.T, s *mirrorStore, host string, mod func(*mirror.Options[*containers.Container])) *mirror.Reconciler[*containers.Container] {
 	t.Helper()
-	cfg := docker.Config{
-		Host:      host,
-		Namespace: mirrorNamespace,
-		Storage:   s,
-		KeyFunc:   s.key,
-		ListKey:   s.listKey,
+	eng, err := docker.New(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := mirror.Options[*containers.Container]{
+		Source: eng.Containers, Mode: mirror.Keyed, EngineName: eng.Name,
+		Store:     mirror.Store{Storage: s, Namespace: mirrorNamespace, KeyFunc: s.key, ListKey: s.listKey},
+		NewObject: func() *containers.Container { return &containers.Container{} },
+		NewList:   func() runtime.Object { return &containers.ContainerList{} },
 	}
 	if mod != nil {
-		mod(&cfg)
+		mod(&opts)
 	}
-	m, err := docker.New(cfg)
+	m, err := mirror.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,11 +275,12 @@ func startMirror(t *testing.T, s *mirrorStore, host string, mod func(*docker.Con
 		select {
 		case <-done:
 		case <-time.After(mirrorWaitTime):
-			t.Error("Mirror.Run did not return after its context ended")
+			t.Error("Reconciler.Run did not return after its context ended")
 		}
 		if err := m.Ready(); err == nil {
 			t.Error("Ready() is nil after Run returned")
 		}
+		_ = eng.Close()
 	})
 	return m
 }
@@ -284,7 +292,7 @@ func mirrorEventually(t *testing.T, what string, cond func() error) {
 	testenv.Eventually(t, mirrorWaitTime, what, cond)
 }
 
-func waitMirrorReady(t *testing.T, m *docker.Mirror) {
+func waitMirrorReady(t *testing.T, m *mirror.Reconciler[*containers.Container]) {
 	t.Helper()
 	mirrorEventually(t, "the mirror to be ready", m.Ready)
 }
@@ -293,7 +301,12 @@ func waitMirrorReady(t *testing.T, m *docker.Mirror) {
 // whose labels include want.
 func mirrorMetric(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
-	v, err := testenv.Metric(name, want)
+	// The mirror's metrics carry the resource; these tests watch containers.
+	labels := map[string]string{"resource": "containers"}
+	for k, v := range want {
+		labels[k] = v
+	}
+	v, err := testenv.Metric(name, labels)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +344,9 @@ func newMirrorProxy(t *testing.T, dockerHost string) (*mirrorProxy, string) {
 	if !ok {
 		t.Skipf("the proxy test needs a unix:// DOCKER_HOST, not %s", dockerHost)
 	}
-	dir, err := os.MkdirTemp("", "mirror-proxy")
+	// Not t.TempDir: its path holds the test name, and a unix socket path
+	// must fit in 108 bytes.
+	dir, err := os.MkdirTemp("", "mirror-proxy") //nolint:usetesting // see above
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 // Tests of the Docker mirror (pkg/engine/docker) against a real dockerd and the
@@ -24,7 +26,7 @@ import (
 	"k8s.io/apiserver/pkg/storage"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
-	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/mirror"
 	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
 )
 
@@ -371,7 +373,7 @@ func TestMirrorResyncOfUnchangedStateIsSilent(t *testing.T) {
 		mirrorCreate(t, cli, prefix+"b", false, nil, nil),
 	}
 	s := newMirrorStore(t)
-	m := startMirror(t, s, host, func(c *docker.Config) { c.ResyncInterval = 50 * time.Millisecond })
+	m := startMirror(t, s, host, func(c *mirror.Options[*containers.Container]) { c.ResyncInterval = 50 * time.Millisecond })
 	waitMirrorReady(t, m)
 	for _, id := range ids {
 		if _, ok := s.get(t, id); !ok {
@@ -381,9 +383,9 @@ func TestMirrorResyncOfUnchangedStateIsSilent(t *testing.T) {
 	w := s.watch(t)
 
 	resyncs := map[string]string{"trigger": "resync", "result": "success"}
-	start := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs)
+	start := mirrorMetric(t, "containers_apiserver_mirror_full_syncs_total", resyncs)
 	mirrorEventually(t, "three periodic resyncs", func() error {
-		if n := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs); n < start+3 {
+		if n := mirrorMetric(t, "containers_apiserver_mirror_full_syncs_total", resyncs); n < start+3 {
 			return fmt.Errorf("%v resyncs so far", n-start)
 		}
 		return nil
@@ -404,10 +406,10 @@ func TestMirrorUnreachableDockerKeepsMirrors(t *testing.T) {
 	id := strings.Repeat("ab", 32)
 	s.put(t, &containers.Container{ObjectMeta: metav1.ObjectMeta{Name: id, Namespace: mirrorNamespace}})
 	host := "unix://" + t.TempDir() + "/nothing.sock"
-	before := mirrorMetric(t, "containers_apiserver_docker_mirror_reconnects_total", nil)
-	m := startMirror(t, s, host, func(c *docker.Config) { c.BackoffCap = 100 * time.Millisecond })
+	before := mirrorMetric(t, "containers_apiserver_mirror_reconnects_total", nil)
+	m := startMirror(t, s, host, func(c *mirror.Options[*containers.Container]) { c.BackoffCap = 100 * time.Millisecond })
 	mirrorEventually(t, "two reconnect attempts", func() error {
-		if n := mirrorMetric(t, "containers_apiserver_docker_mirror_reconnects_total", nil); n < before+2 {
+		if n := mirrorMetric(t, "containers_apiserver_mirror_reconnects_total", nil); n < before+2 {
 			return errMirrorNotYet
 		}
 		return nil
@@ -431,7 +433,7 @@ func TestMirrorReconnectsAndResyncs(t *testing.T) {
 	keep := mirrorCreate(t, cli, prefix+"keep", true, nil, nil)
 	doomed := mirrorCreate(t, cli, prefix+"doomed", false, nil, nil)
 	s := newMirrorStore(t)
-	m := startMirror(t, s, proxied, func(c *docker.Config) { c.BackoffCap = 200 * time.Millisecond })
+	m := startMirror(t, s, proxied, func(c *mirror.Options[*containers.Container]) { c.BackoffCap = 200 * time.Millisecond })
 	waitMirrorReady(t, m)
 	w := s.watch(t)
 
@@ -499,7 +501,7 @@ func TestMirrorHealthProbeOutputAloneIsNoChange(t *testing.T) {
 	cli := testenv.DockerClient(t, host)
 	prefix := mirrorPrefixName(t)
 	s := newMirrorStore(t)
-	m := startMirror(t, s, host, func(c *docker.Config) { c.ResyncInterval = 50 * time.Millisecond })
+	m := startMirror(t, s, host, func(c *mirror.Options[*containers.Container]) { c.ResyncInterval = 50 * time.Millisecond })
 	waitMirrorReady(t, m)
 	w := s.watch(t)
 
@@ -527,13 +529,13 @@ func TestMirrorHealthProbeOutputAloneIsNoChange(t *testing.T) {
 
 	// Several probes and resyncs later, the mirror has not changed.
 	resyncs := map[string]string{"trigger": "resync", "result": "success"}
-	start := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs)
+	start := mirrorMetric(t, "containers_apiserver_mirror_full_syncs_total", resyncs)
 	firstProbe := lastProbeOutput(t, cli, id)
 	mirrorEventually(t, "new probe output and three resyncs", func() error {
 		if lastProbeOutput(t, cli, id) == firstProbe {
 			return errMirrorNotYet
 		}
-		if n := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs); n < start+3 {
+		if n := mirrorMetric(t, "containers_apiserver_mirror_full_syncs_total", resyncs); n < start+3 {
 			return fmt.Errorf("%v resyncs so far", n-start)
 		}
 		return nil
@@ -569,14 +571,14 @@ func TestMirrorResubscribesWhenResyncRepairs(t *testing.T) {
 	prefix := mirrorPrefixName(t)
 	ctx := context.Background()
 	s := newMirrorStore(t)
-	m := startMirror(t, s, proxied, func(c *docker.Config) { c.ResyncInterval = 300 * time.Millisecond })
+	m := startMirror(t, s, proxied, func(c *mirror.Options[*containers.Container]) { c.ResyncInterval = 300 * time.Millisecond })
 	waitMirrorReady(t, m)
 	w := s.watch(t)
 
-	const repairsMetric = "containers_apiserver_docker_mirror_resync_repairs_total"
+	const repairsMetric = "containers_apiserver_mirror_resync_repairs_total"
 	connects := map[string]string{"trigger": "connect", "result": "success"}
 	repairsBefore := mirrorMetric(t, repairsMetric, nil)
-	connectsBefore := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", connects)
+	connectsBefore := mirrorMetric(t, "containers_apiserver_mirror_full_syncs_total", connects)
 	if n := proxy.stallEvents(); n != 1 {
 		t.Fatalf("%d event streams stalled, want 1", n)
 	}
@@ -589,7 +591,7 @@ func TestMirrorResubscribesWhenResyncRepairs(t *testing.T) {
 	// ... counts the repair and subscribes again.
 	mirrorEventually(t, "a counted repair and a new session", func() error {
 		repairs := mirrorMetric(t, repairsMetric, nil) - repairsBefore
-		connects := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", connects) - connectsBefore
+		connects := mirrorMetric(t, "containers_apiserver_mirror_full_syncs_total", connects) - connectsBefore
 		if repairs < 1 || connects < 1 {
 			return fmt.Errorf("%v repairs, %v new sessions", repairs, connects)
 		}
@@ -613,9 +615,9 @@ func TestMirrorResubscribesWhenResyncRepairs(t *testing.T) {
 	}
 	w.waitFor(born, "docker rm", func(typ watch.EventType, _ *containers.Container) bool { return typ == watch.Deleted })
 	resyncs := map[string]string{"trigger": "resync", "result": "success"}
-	start := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs)
+	start := mirrorMetric(t, "containers_apiserver_mirror_full_syncs_total", resyncs)
 	mirrorEventually(t, "two more resyncs", func() error {
-		if n := mirrorMetric(t, "containers_apiserver_docker_mirror_full_syncs_total", resyncs); n < start+2 {
+		if n := mirrorMetric(t, "containers_apiserver_mirror_full_syncs_total", resyncs); n < start+2 {
 			return errMirrorNotYet
 		}
 		return nil

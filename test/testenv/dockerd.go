@@ -1,20 +1,23 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
+	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/rancher-sandbox/containers-apiserver/test/testenv/hostenv"
 )
 
-// Dockerd is a test-owned private dockerd (hack/start-test-dockerd.sh NAME):
-// tests may kill and restart it, never the shared engine.
+// Dockerd is a test-owned private dockerd (the one hack/start-test-dockerd.sh
+// NAME starts): tests may kill and restart it, never the shared engine.
 type Dockerd struct {
 	Name    string
 	Host    string // unix:///.../docker.sock; the same across restarts
 	PIDFile string
+
+	d *hostenv.Dockerd
 }
 
 // StartDockerd starts a fresh test-owned dockerd NAME (leftovers of an
@@ -22,14 +25,32 @@ type Dockerd struct {
 // and purged when the test ends.
 func StartDockerd(t testing.TB, name string) *Dockerd {
 	t.Helper()
-	if _, err := Script("stop-test-dockerd.sh", name, "--purge"); err != nil {
+	hd, err := hostenv.TestDockerd(name)
+	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Dockerd{Name: name}
+	// Diagnostics (a SIGKILL, an orphan containerd) go to the test log while
+	// the test runs; Start may run in a goroutine the test waits for.
+	var mu sync.Mutex
+	done := false
+	hd.Logf = func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			t.Logf("dockerd %s: "+format, append([]any{name}, args...)...)
+		}
+	}
+	d := &Dockerd{Name: name, Host: hd.Host(), PIDFile: hd.Pidfile(), d: hd}
+	if err := hd.Stop(context.Background(), true); err != nil {
+		t.Fatalf("purging dockerd %s: %v", name, err)
+	}
 	t.Cleanup(func() {
-		if _, err := Script("stop-test-dockerd.sh", name, "--purge"); err != nil {
+		if err := hd.Stop(context.Background(), true); err != nil {
 			t.Errorf("purging dockerd %s: %v", name, err)
 		}
+		mu.Lock()
+		done = true
+		mu.Unlock()
 	})
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
@@ -43,35 +64,27 @@ func StartDockerd(t testing.TB, name string) *Dockerd {
 // Start starts the daemon (again, after Kill) on the same data root and
 // returns once it answers. The address does not change.
 func (d *Dockerd) Start() error {
-	out, err := Script("start-test-dockerd.sh", d.Name)
-	if err != nil {
-		return err
-	}
-	host, pidfile := "", ""
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		if v, ok := strings.CutPrefix(l, "PIDFILE="); ok {
-			pidfile = v
-		} else {
-			host = l
+	if !hostenv.DockerBinariesPresent() {
+		// Installing them is apt's work, which stays in bash: the script
+		// installs what is missing and starts the daemon, which Ensure then
+		// finds running. Its output is not needed: the paths are fixed.
+		if _, err := Script("start-test-dockerd.sh", d.Name); err != nil {
+			return err
 		}
 	}
-	if !strings.HasPrefix(host, "unix://") || pidfile == "" {
-		return fmt.Errorf("start-test-dockerd.sh %s: no socket and pidfile in %q", d.Name, out)
+	host, err := d.d.Ensure(context.Background())
+	if err != nil {
+		return fmt.Errorf("dockerd %s: %w", d.Name, err)
 	}
-	if d.Host != "" && host != d.Host {
+	if host != d.Host {
 		return fmt.Errorf("dockerd %s moved from %s to %s", d.Name, d.Host, host)
 	}
-	d.Host, d.PIDFile = host, pidfile
 	return nil
 }
 
 // PID is the running daemon's process ID.
 func (d *Dockerd) PID() (int, error) {
-	b, err := os.ReadFile(d.PIDFile)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(b)))
+	return hostenv.ReadPidfile(d.PIDFile)
 }
 
 // Kill kills the daemon with SIGKILL, as a crash would; its containers'

@@ -1,11 +1,13 @@
 // Package testenv starts what the integration tests need: a real Docker
-// engine (through hack/ensure-docker.sh), the offline busybox test image, and
-// containers-apiserver itself, in-process or as the built binary.
+// engine (the one that answers, or the project's dockerd; test-owned daemons
+// through hostenv), the offline busybox test image, and containers-apiserver
+// itself, in-process or as the built binary.
 package testenv
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/docker/docker/client"
+
+	"github.com/rancher-sandbox/containers-apiserver/test/testenv/hostenv"
 )
 
 // BusyboxImage is built offline by hack/build-busybox-image.sh.
@@ -35,17 +39,28 @@ var (
 
 // DockerHost makes a Docker engine answer (starting the project's private
 // dockerd if none does), makes sure the busybox image exists, and returns the
-// engine's address. It runs the hack/ scripts once per test binary.
+// engine's address: $DOCKER_HOST, the default socket or the project's
+// dockerd, whichever answers first (as hack/ensure-docker.sh prefers them).
+// It does so once per test binary.
 func DockerHost(t testing.TB) string {
 	t.Helper()
 	dockerOnce.Do(func() {
-		out, err := Script("ensure-docker.sh")
-		if err != nil {
-			dockerErr = err
-			return
+		ctx := context.Background()
+		host, ok := hostenv.FindDocker(ctx, nil)
+		if !ok {
+			// Nothing answers: the script installs Docker with apt if need
+			// be and starts the project's dockerd, which FindDocker then
+			// finds; its output is not parsed.
+			if _, err := Script("ensure-docker.sh"); err != nil {
+				dockerErr = err
+				return
+			}
+			if host, ok = hostenv.FindDocker(ctx, nil); !ok {
+				dockerErr = errors.New("hack/ensure-docker.sh succeeded, yet no Docker engine answers")
+				return
+			}
 		}
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		dockerHost = lines[len(lines)-1]
+		dockerHost = host
 		_, dockerErr = Script("build-busybox-image.sh", "-H", dockerHost)
 	})
 	if dockerErr != nil {

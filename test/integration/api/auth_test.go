@@ -1,3 +1,5 @@
+//go:build integration
+
 package api
 
 import (
@@ -19,7 +21,7 @@ import (
 func TestAuthentication(t *testing.T) {
 	host := testenv.DockerHost(t)
 	s := testenv.StartServer(t, host, testenv.ServerOptions{})
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the test server's self-signed certificate
 	defer hc.CloseIdleConnections()
 	list := s.URL + "/apis/containers.rancherdesktop.io/v1alpha1/namespaces/" + s.Namespace + "/containers"
 
@@ -36,7 +38,7 @@ func TestAuthentication(t *testing.T) {
 		{"anonymous livez", s.URL + "/livez", "", http.StatusOK, ""},
 		{"wrong token readyz", s.URL + "/readyz", "Bearer nope", http.StatusUnauthorized, ""},
 		{"anonymous metrics", s.URL + "/metrics", "", http.StatusUnauthorized, ""},
-		{"token metrics", s.URL + "/metrics", "Bearer " + s.Token, http.StatusOK, "containers_apiserver_docker_mirror_containers"},
+		{"token metrics", s.URL + "/metrics", "Bearer " + s.Token, http.StatusOK, "containers_apiserver_mirror_objects"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
@@ -88,7 +90,7 @@ func TestWebSocketBearerSubprotocol(t *testing.T) {
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
 	req.Header.Set("Sec-WebSocket-Protocol", "binary.k8s.io")
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the test server's self-signed certificate
 	defer hc.CloseIdleConnections()
 	resp, err := hc.Do(req)
 	if err != nil {

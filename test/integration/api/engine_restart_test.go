@@ -1,3 +1,5 @@
+//go:build integration
+
 package api
 
 import (
@@ -14,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
-	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
 )
 
@@ -31,7 +33,7 @@ func TestDockerdKilledAndRestarted(t *testing.T) {
 
 	s := testenv.StartServer(t, host, testenv.ServerOptions{})
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the test server's self-signed certificate
 	defer hc.CloseIdleConnections()
 	probe := func(path string) (int, string) {
 		resp, err := hc.Get(s.URL + path)
@@ -47,7 +49,7 @@ func TestDockerdKilledAndRestarted(t *testing.T) {
 	volName := testenv.UniqueName(t, "keptvol")
 	testenv.MustDocker(t, host, "volume", "create", volName)
 	imageID := testenv.MustDocker(t, host, "image", "inspect", "-f", "{{.ID}}", testenv.BusyboxImage)
-	imageObj, volObj := docker.ImageName(imageID, testenv.BusyboxImage), docker.VolumeName(volName)
+	imageObj, volObj := engine.ImageName(imageID, testenv.BusyboxImage), engine.VolumeName(volName)
 	eventually(t, "image and volume mirrored", func() error {
 		if _, err := s.Client.ContainersV1alpha1().Images(s.Namespace).Get(context.Background(), imageObj, metav1.GetOptions{}); err != nil {
 			return err

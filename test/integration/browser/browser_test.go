@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package browser reads container logs from headless Chromium over WebSocket,
 // authenticated with the base64url.bearer.authorization.k8s.io subprotocol,
 // against a standalone server.

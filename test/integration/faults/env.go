@@ -122,7 +122,7 @@ func (e *Env) dockerPS(ctx context.Context) ([]ctr, error) {
 		if len(c.Names) > 0 {
 			name = strings.TrimPrefix(c.Names[0], "/")
 		}
-		out = append(out, ctr{ID: c.ID, Name: name, State: string(c.State), Churn: c.Labels[churnLabel] == "1"})
+		out = append(out, ctr{ID: c.ID, Name: name, State: c.State, Churn: c.Labels[churnLabel] == "1"})
 	}
 	return out, nil
 }

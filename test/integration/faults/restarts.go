@@ -24,7 +24,7 @@ const (
 	// the mirror's backoff is then 8-16 s (initialBackoff 500 ms << 5, with
 	// jitter), far past the 5 s the mirror has to converge in.
 	LongBackoffAttempts = 5
-	reconnectsMetric    = "containers_apiserver_docker_mirror_reconnects_total"
+	reconnectsMetric    = "containers_apiserver_mirror_reconnects_total"
 )
 
 // leakSlack is how far above the baseline goroutines and open files may stay.
@@ -139,7 +139,7 @@ func RunRestarts(t testing.TB, e *Env, o RestartOptions) RestartFigures {
 		}
 
 		long := o.LongOutageEvery > 0 && i%o.LongOutageEvery == 0
-		reconnects, err := testenv.Metric(reconnectsMetric, nil)
+		reconnects, err := testenv.Metric(reconnectsMetric, map[string]string{"resource": "containers"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func RunRestarts(t testing.TB, e *Env, o RestartOptions) RestartFigures {
 		}
 		if long {
 			if _, err := poll(ctx, restartDeadline, func(context.Context) error {
-				n, err := testenv.Metric(reconnectsMetric, nil)
+				n, err := testenv.Metric(reconnectsMetric, map[string]string{"resource": "containers"})
 				if err == nil && n-reconnects < LongBackoffAttempts {
 					err = fmt.Errorf("%v reconnect attempts since the kill", n-reconnects)
 				}

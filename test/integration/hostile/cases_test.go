@@ -1,3 +1,5 @@
+//go:build integration
+
 package hostile
 
 import (
@@ -29,22 +31,22 @@ func (f *fixture) cases() []hcase {
 // badName is a name no object has, escaped for a path.
 type badName struct{ label, seg string }
 
-// badNames are names for a kind whose object real exists (or could): for hex
-// names real is prefix and 64 hex digits.
-func badNames(real, prefix string, hex bool) []badName {
-	half := len(real) / 2
+// badNames are names for a kind whose object named actual exists (or could): for
+// hex names actual is prefix and 64 hex digits.
+func badNames(actual, prefix string, hex bool) []badName {
+	half := len(actual) / 2
 	names := []badName{
-		{"uppercase", url.PathEscape(strings.ToUpper(real))},
+		{"uppercase", url.PathEscape(strings.ToUpper(actual))},
 		{"dot-dot", ".."},
-		{"escaped slash", url.PathEscape(real[:half] + "/" + real[half:])},
+		{"escaped slash", url.PathEscape(actual[:half] + "/" + actual[half:])},
 		{"unicode", url.PathEscape(prefix + "été☃")},
-		{"NUL", url.PathEscape(real + "\x00")},
+		{"NUL", url.PathEscape(actual + "\x00")},
 		{"10k characters", prefix + strings.Repeat("a", 10000)},
 	}
 	if !hex {
-		return append(names, badName{"unknown", real + "-absent"})
+		return append(names, badName{"unknown", actual + "-absent"})
 	}
-	h := strings.TrimPrefix(real, prefix)
+	h := strings.TrimPrefix(actual, prefix)
 	return append(names,
 		badName{"non-hex", prefix + strings.Repeat("g", 64)},
 		badName{"short", prefix + h[:12]},

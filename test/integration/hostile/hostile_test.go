@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package hostile sends a table of malformed, out-of-range and malicious
 // requests to a real standalone server on a real (private) dockerd. Each must
 // be answered with the right 4xx metav1.Status (or a documented 501, 503 or

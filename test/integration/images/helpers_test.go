@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package images tests the images and volumes resources against a real
 // dockerd: the mirrors follow `docker images` / `docker volume ls`, and deletes
 // through the API remove the Docker objects.

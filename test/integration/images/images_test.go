@@ -1,3 +1,5 @@
+//go:build integration
+
 package images
 
 import (
@@ -12,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
-	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
 )
 
@@ -48,7 +50,7 @@ func TestImagesFollowDocker(t *testing.T) {
 
 	tag1 := uniqueTag(t, "first")
 	id := e.uniqueImage(tag1)
-	img := w.waitFor(watch.Added, docker.ImageName(id, tag1), nil).(*v1alpha1.Image)
+	img := w.waitFor(watch.Added, engine.ImageName(id, tag1), nil).(*v1alpha1.Image)
 	st := img.Status
 	if st.ID != id || st.RepoTag != tag1 || st.Namespace != "moby" {
 		t.Errorf("status %+v; want id %s tag %s namespace moby", st, id, tag1)
@@ -64,25 +66,25 @@ func TestImagesFollowDocker(t *testing.T) {
 
 	tag2 := uniqueTag(t, "second")
 	e.docker("tag", id, tag2)
-	w.waitFor(watch.Added, docker.ImageName(id, tag2), nil)
+	w.waitFor(watch.Added, engine.ImageName(id, tag2), nil)
 	e.imagesEqualDocker()
 
 	e.docker("rmi", tag2)
-	w.waitFor(watch.Deleted, docker.ImageName(id, tag2), nil)
+	w.waitFor(watch.Deleted, engine.ImageName(id, tag2), nil)
 	e.imagesEqualDocker()
 
 	// Moving the last tag to another image leaves this one untagged, with no
 	// event for it at all: the untagged mirror replaces the tagged one.
 	bb := e.imageID(testenv.BusyboxImage)
 	e.docker("tag", testenv.BusyboxImage, tag1)
-	w.waitAll(key(watch.Deleted, docker.ImageName(id, tag1)), key(watch.Added, docker.ImageName(id, "")),
-		key(watch.Added, docker.ImageName(bb, tag1)))
+	w.waitAll(key(watch.Deleted, engine.ImageName(id, tag1)), key(watch.Added, engine.ImageName(id, "")),
+		key(watch.Added, engine.ImageName(bb, tag1)))
 	e.imagesEqualDocker()
 
 	e.docker("rmi", tag1) // busybox keeps its own tag
-	w.waitFor(watch.Deleted, docker.ImageName(bb, tag1), nil)
+	w.waitFor(watch.Deleted, engine.ImageName(bb, tag1), nil)
 	e.docker("rmi", id)
-	w.waitFor(watch.Deleted, docker.ImageName(id, ""), nil)
+	w.waitFor(watch.Deleted, engine.ImageName(id, ""), nil)
 	e.imagesEqualDocker()
 
 	// docker import makes a new image from a filesystem, docker load brings a
@@ -94,14 +96,14 @@ func TestImagesFollowDocker(t *testing.T) {
 	tagImp := uniqueTag(t, "import")
 	imp := e.docker("import", filepath.Join(dir, "fs.tar"), tagImp)
 	t.Cleanup(func() { e.removeImage(imp) })
-	w.waitFor(watch.Added, docker.ImageName(imp, tagImp), nil)
+	w.waitFor(watch.Added, engine.ImageName(imp, tagImp), nil)
 	e.imagesEqualDocker()
 
 	e.docker("save", "-o", filepath.Join(dir, "img.tar"), tagImp)
 	e.docker("rmi", tagImp)
-	w.waitFor(watch.Deleted, docker.ImageName(imp, tagImp), nil)
+	w.waitFor(watch.Deleted, engine.ImageName(imp, tagImp), nil)
 	e.docker("load", "-i", filepath.Join(dir, "img.tar"))
-	w.waitFor(watch.Added, docker.ImageName(imp, tagImp), nil)
+	w.waitFor(watch.Added, engine.ImageName(imp, tagImp), nil)
 	e.imagesEqualDocker()
 }
 
@@ -117,7 +119,7 @@ func TestImageDeletes(t *testing.T) {
 	tagA, tagB := uniqueTag(t, "a"), uniqueTag(t, "b")
 	id := e.uniqueImage(tagA)
 	e.docker("tag", id, tagB)
-	nameA, nameB := docker.ImageName(id, tagA), docker.ImageName(id, tagB)
+	nameA, nameB := engine.ImageName(id, tagA), engine.ImageName(id, tagB)
 	w.waitAll(key(watch.Added, nameA), key(watch.Added, nameB))
 	// Every event from here on, to count the DELETEDs at the end.
 	seen := map[string]int{}
@@ -165,7 +167,7 @@ func TestImageDeletes(t *testing.T) {
 	id2 := e.uniqueImage(tagC)
 	e.docker("tag", testenv.BusyboxImage, tagC) // id2 is untagged now
 	t.Cleanup(func() { _, _ = testenv.Docker(ctx, e.host, "rmi", tagC) })
-	untagged := docker.ImageName(id2, "")
+	untagged := engine.ImageName(id2, "")
 	w.waitFor(watch.Added, untagged, seen)
 	if err := c.Delete(ctx, untagged, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("delete untagged %s: %v", id2, err)
@@ -179,11 +181,11 @@ func TestImageDeletes(t *testing.T) {
 	marker := uniqueTag(t, "marker")
 	e.docker("tag", testenv.BusyboxImage, marker)
 	t.Cleanup(func() { _, _ = testenv.Docker(ctx, e.host, "rmi", marker) })
-	w.waitFor(watch.Added, docker.ImageName(e.imageID(marker), marker), seen)
+	w.waitFor(watch.Added, engine.ImageName(e.imageID(marker), marker), seen)
 	for k, want := range map[string]int{
 		key(watch.Deleted, nameB): 1, key(watch.Deleted, nameA): 1, key(watch.Deleted, untagged): 1,
 		// The image went with its last tag: no untagged mirror in between.
-		key(watch.Added, docker.ImageName(id, "")): 0,
+		key(watch.Added, engine.ImageName(id, "")): 0,
 	} {
 		if seen[k] != want {
 			t.Errorf("%d events %s, want %d (all: %v)", seen[k], k, want, seen)

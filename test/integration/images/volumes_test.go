@@ -1,3 +1,5 @@
+//go:build integration
+
 package images
 
 import (
@@ -11,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
-	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
 )
 
@@ -26,7 +28,7 @@ func TestVolumes(t *testing.T) {
 	vname := testenv.UniqueName(t, "ca-vol")
 	e.docker("volume", "create", "--label", "app=web", vname)
 	t.Cleanup(func() { _, _ = testenv.Docker(ctx, e.host, "volume", "rm", "-f", vname) })
-	name := docker.VolumeName(vname)
+	name := engine.VolumeName(vname)
 	v := w.waitFor(watch.Added, name, nil).(*v1alpha1.Volume)
 	st := v.Status
 	mountpoint := e.docker("volume", "inspect", "-f", "{{.Mountpoint}}", vname)
@@ -72,14 +74,14 @@ func TestVolumes(t *testing.T) {
 	marker := testenv.UniqueName(t, "ca-vol-marker")
 	e.docker("volume", "create", marker)
 	t.Cleanup(func() { _, _ = testenv.Docker(ctx, e.host, "volume", "rm", "-f", marker) })
-	w.waitFor(watch.Added, docker.VolumeName(marker), seen)
+	w.waitFor(watch.Added, engine.VolumeName(marker), seen)
 	if n := seen[key(watch.Deleted, name)]; n != 1 {
 		t.Errorf("%d DELETED events for the volume, want 1 (all: %v)", n, seen)
 	}
 
 	// Removed through Docker.
 	e.docker("volume", "rm", marker)
-	w.waitFor(watch.Deleted, docker.VolumeName(marker), nil)
+	w.waitFor(watch.Deleted, engine.VolumeName(marker), nil)
 }
 
 // TestImageSelectorsAndTable: field selectors status.id and status.repoTag,
@@ -95,7 +97,7 @@ func TestImageSelectorsAndTable(t *testing.T) {
 	e.imagesEqualDocker()
 
 	list, err := c.List(ctx, metav1.ListOptions{FieldSelector: "status.repoTag=" + tagA})
-	if err != nil || len(list.Items) != 1 || list.Items[0].Name != docker.ImageName(id, tagA) {
+	if err != nil || len(list.Items) != 1 || list.Items[0].Name != engine.ImageName(id, tagA) {
 		t.Fatalf("field selector status.repoTag: %v %+v", err, list)
 	}
 	list, err = c.List(ctx, metav1.ListOptions{FieldSelector: "status.id=" + id})

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package kubectl runs the installed kubectl against the built
 // containers-apiserver binary, started the way `make run` starts it.
 package kubectl

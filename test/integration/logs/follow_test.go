@@ -1,3 +1,5 @@
+//go:build integration
+
 package logs
 
 import (
@@ -64,7 +66,7 @@ func TestLogFollowClientLeaves(t *testing.T) {
 	baseline := settledGoroutines()
 	baseFDs := openFDs(t)
 
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		ctx, cancel := context.WithCancel(context.Background())
 		resp := e.get(ctx, e.logURL(id, "log", url.Values{"follow": {"true"}, "tailLines": {"1"}}))
 		r := bufio.NewReader(resp.Body)
@@ -108,7 +110,7 @@ func settledGoroutines() int {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	n := runtime.NumGoroutine()
-	for i := 0; i < 20; i++ {
+	for range 20 {
 		<-tick.C
 		m := runtime.NumGoroutine()
 		if m == n {

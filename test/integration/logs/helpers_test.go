@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package logs tests the containers/log subresource against a real dockerd.
 package logs
 

@@ -1,3 +1,5 @@
+//go:build integration
+
 package logs
 
 import (
@@ -22,7 +24,7 @@ func TestLogOptions(t *testing.T) {
 	id := e.run(nil, lines...)
 	e.waitExited(id)
 
-	count := func(s, sub string) int { return strings.Count(s, sub) }
+	count := strings.Count
 	all := e.logs(id, nil)
 	if count(all, "out ") != 5 || count(all, "err ") != 5 {
 		t.Fatalf("default log:\n%s", all)
@@ -243,7 +245,7 @@ func TestLogStreamTailGrowingLog(t *testing.T) {
 		}
 		<-tick.C
 	}
-	for round := 0; round < 5; round++ {
+	for round := range 5 {
 		before := strings.Split(strings.TrimSpace(e.logs(id, url.Values{"stream": {"Stderr"}, "tailLines": {"1"}})), "\n")
 		got := strings.Split(strings.TrimSpace(e.logs(id, url.Values{"stream": {"Stderr"}, "tailLines": {"7"}})), "\n")
 		if len(got) != 7 {

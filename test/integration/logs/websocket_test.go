@@ -1,3 +1,5 @@
+//go:build integration
+
 package logs
 
 import (
@@ -115,13 +117,12 @@ func sameLines(a, b string) bool {
 	return true
 }
 
-func expectClose(t *testing.T, err error, code int) *websocket.CloseError {
+func expectClose(t *testing.T, err error, code int) {
 	t.Helper()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != code {
 		t.Fatalf("want close %d, got %v", code, err)
 	}
-	return ce
 }
 
 // TestLogWebSocketErrorAfterStart: when the engine stream fails after bytes
@@ -316,7 +317,7 @@ func TestLogSlowReaderBoundedMemory(t *testing.T) {
 	// Give a buffering server every chance to read ahead: wait until the
 	// process's allocation stops growing, or a few seconds pass.
 	settle := time.NewTicker(500 * time.Millisecond)
-	for i := 0; i < 6; i++ {
+	for range 6 {
 		<-settle.C
 	}
 	settle.Stop()

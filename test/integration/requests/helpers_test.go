@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package requests tests the request objects (containercreaterequests,
 // imagepullrequests, imagepushrequests, volumecreaterequests) against a real
 // dockerd and a real local registry (hack/start-registry.sh).
