@@ -9,7 +9,11 @@
 # dockerd answering to the mirror equal to docker ps -a; a burst of 500
 # containers), on test-owned daemons of its own (benchfaults, benchburst);
 # TestBenchTailMemory, the server's peak RSS while it serves a 40 MB log with
-# the options that once held lines (stream or untilTime with tailLines).
+# the options that once held lines (stream or untilTime with tailLines);
+# TestBenchReconciler, the mirror's initial sync of 1,000 containers (on a
+# test-owned daemon of its own, benchrec), memory per mirrored container and a
+# consistent list of 10,000 (filled from the fake engine). TestBench's last
+# watch phase paces 50 changes a second.
 #
 #   hack/bench.sh
 #
@@ -20,12 +24,14 @@
 #
 # Prints a short report per part, also written to _output/bench/issue2.txt
 # (mirror), _output/bench/issue3.txt (logs), _output/bench/issue9-faults.txt
-# (faults) and _output/bench/issue9-memory.txt (memory); the full test log is
+# (faults), _output/bench/issue9-memory.txt (memory) and
+# _output/bench/issue11.txt (reconciler); the full test log is
 # _output/bench/bench.log.
 #
 # Env (defaults in brackets):
 #   CA_BENCH_ONLY [all]         all, mirror (TestBench), logs (TestBenchLogs),
-#                               faults (TestBenchFaults) or memory (TestBenchTailMemory)
+#                               faults (TestBenchFaults), memory (TestBenchTailMemory)
+#                               or reconciler (TestBenchReconciler)
 #   CA_BENCH_TAIL_MB [40]       size of the tail memory benchmark's log, 10^6 bytes
 #   CA_BENCH_AGGREGATED [1]     0: no control plane, so no kube-apiserver log paths
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
@@ -51,12 +57,13 @@ bin=$out/bench.test
 
 [[ $# -eq 0 ]] || ca_die "usage: ${0##*/} (no arguments; see the header for the environment)"
 case ${CA_BENCH_ONLY:-all} in
-all) tests='^TestBench(Logs|Faults|TailMemory)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt" "$out/issue9-memory.txt") ;;
+all) tests='^TestBench(Logs|Faults|TailMemory|Reconciler)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt" "$out/issue9-memory.txt" "$out/issue11.txt") ;;
 mirror) tests='^TestBench$' reports=("$out/issue2.txt") ;;
 logs) tests='^TestBenchLogs$' reports=("$out/issue3.txt") ;;
 faults) tests='^TestBenchFaults$' reports=("$out/issue9-faults.txt") ;;
 memory) tests='^TestBenchTailMemory$' reports=("$out/issue9-memory.txt") ;;
-*) ca_die "CA_BENCH_ONLY must be all, mirror, logs, faults or memory, got '$CA_BENCH_ONLY'" ;;
+reconciler) tests='^TestBenchReconciler$' reports=("$out/issue11.txt") ;;
+*) ca_die "CA_BENCH_ONLY must be all, mirror, logs, faults, memory or reconciler, got '$CA_BENCH_ONLY'" ;;
 esac
 ca_require_root "the benchmark's private dockerd"
 command -v go >/dev/null || ca_die "go not found"
@@ -79,9 +86,10 @@ purge() {
 	if [[ -n $e2e_env ]]; then
 		"$hack/e2e-down.sh" || ca_log "WARNING: stopping the control plane failed; run: hack/e2e-down.sh"
 	fi
-	# TestBenchFaults's own daemons, left behind when it was interrupted.
+	# TestBenchFaults's and TestBenchReconciler's own daemons, left behind
+	# when they were interrupted.
 	local d
-	for d in benchfaults benchburst; do
+	for d in benchfaults benchburst benchrec; do
 		"$hack/stop-test-dockerd.sh" "$d" --purge ||
 			ca_log "WARNING: purge failed; run: hack/stop-test-dockerd.sh $d --purge"
 	done
@@ -129,6 +137,7 @@ ca_log "running the benchmark ${CA_BENCH_ONLY:-all} (log: $log)"
 	CA_BENCH=1 CA_BENCH_DOCKER_HOST=$host \
 		CA_BENCH_REPORT=$out/issue2.txt CA_BENCH_LOGS_REPORT=$out/issue3.txt \
 		CA_BENCH_FAULTS_REPORT=$out/issue9-faults.txt CA_BENCH_TAILMEM_REPORT=$out/issue9-memory.txt \
+		CA_BENCH_RECONCILER_REPORT=$out/issue11.txt \
 		CA_BENCH_E2E_ENV=$e2e_env \
 		exec "$bin" -test.run "$tests" -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-30m}"
 ) >"$log" 2>&1 {lockfd}>&- &

@@ -155,7 +155,7 @@ func (cp *controlPlane) serverEndpoint(t *testing.T) *endpoint {
 func (cp *controlPlane) endpoint(t *testing.T, name, base string) *endpoint {
 	cfg := cp.tls.Clone()
 	if base == cp.serverURL {
-		cfg.InsecureSkipVerify = true //nolint:gosec // the server's self-signed certificate
+		cfg.InsecureSkipVerify = true // the server's self-signed certificate
 	}
 	h1 := &http.Transport{TLSClientConfig: cfg.Clone(), TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 		MaxIdleConnsPerHost: 100}

@@ -25,6 +25,7 @@ import (
 var pauserCmd = []string{"sh", "-c", `trap "exit 0" TERM; while :; do sleep 1; done`}
 
 type watchResult struct {
+	rate        float64 // ops a second, paced (0: as fast as they complete)
 	concurrency int     // ops in flight
 	stats       summary // Docker event timeNano -> watch event at the client
 	fromCall    summary // before the pause/unpause API call -> watch event at the client
@@ -108,8 +109,10 @@ func measureWatch(ctx context.Context, t *testing.T, s *testenv.Server, dc *clie
 	t.Helper()
 	cs := s.Client.ContainersV1alpha1().Containers(s.Namespace)
 
-	// Running containers to pause and unpause, and their mirrors showing "running".
-	ids := make([]string, p.pausers)
+	// Running containers to pause and unpause, and their mirrors showing
+	// "running": the phases at a fixed concurrency use the first p.pausers,
+	// the paced phase all of them.
+	ids := make([]string, max(p.pausers, ratePausers))
 	for i := range ids {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		r, err := dc.ContainerCreate(cctx, &container.Config{
@@ -209,14 +212,92 @@ func measureWatch(ctx context.Context, t *testing.T, s *testenv.Server, dc *clie
 	var out []watchResult
 	paused := make([]bool, len(ids))
 	for _, conc := range phases(p.pausers) {
-		r, err := runOps(wctx, tr, dc, ids, paused, conc, p.ops)
+		r, err := runOps(wctx, tr, dc, ids[:p.pausers], paused[:p.pausers], conc, p.ops)
 		if err != nil {
 			t.Fatalf("event-to-watch latency, %d at a time: %v", conc, err)
 		}
 		t.Logf("event->watch, %d at a time, over %d ops: p50 %s p99 %s max %s", conc, r.stats.N, ms(r.stats.P50), ms(r.stats.P99), ms(r.stats.Max))
 		out = append(out, r)
 	}
-	return out
+	// Phase 3: changes paced at watchRate a second over all the pausers, as
+	// a busy engine produces them (docker compose up, a restart loop).
+	r, err := runRate(wctx, tr, dc, ids, paused, watchRate, p.ops)
+	if err != nil {
+		t.Fatalf("event-to-watch latency at %v changes a second: %v", watchRate, err)
+	}
+	t.Logf("event->watch at %v/s, over %d ops: p50 %s p99 %s max %s", watchRate, r.stats.N, ms(r.stats.P50), ms(r.stats.P99), ms(r.stats.Max))
+	return append(out, r)
+}
+
+const (
+	// watchRate is the paced phase's changes a second (issue 11: p99 < 10 ms).
+	watchRate = 50.0
+	// ratePausers share the paced phase's changes: each sees one every
+	// ratePausers/watchRate seconds, long after its last change completed.
+	ratePausers = 10
+)
+
+// runRate performs ops pause/unpause operations spread over ids at rate a
+// second in all: container i's k-th op is due at start + (k*len(ids)+i)/rate.
+// An op that is due while the container's previous one is still pending
+// starts when that one ends (and is counted as late).
+func runRate(ctx context.Context, tr *tracker, dc *client.Client, ids []string, paused []bool, rate float64, ops int) (watchResult, error) {
+	perContainer := max(ops/len(ids), 2)
+	type sample struct{ fromEvent, fromCall time.Duration }
+	results := make([][]sample, len(ids))
+	var races atomic.Int64
+	errc := make(chan error, len(ids))
+	start := time.Now().Add(100 * time.Millisecond)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			for k := 0; k < perContainer; {
+				due := start.Add(time.Duration(float64(k*len(ids)+i) / rate * float64(time.Second)))
+				if d := time.Until(due); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+						errc <- ctx.Err()
+						return
+					}
+				}
+				s, err := oneOp(ctx, tr, dc, ids[i], paused[i])
+				if isStateRace(err) {
+					if races.Add(1) > maxRaces {
+						errc <- fmt.Errorf("more than %d pause/unpause state races in Docker; last: %w", maxRaces, err)
+						return
+					}
+					if paused[i], err = settle(ctx, dc, ids[i]); err != nil {
+						errc <- err
+						return
+					}
+					k++
+					continue
+				}
+				if err != nil {
+					errc <- fmt.Errorf("op %d of %.12s: %w", k, ids[i], err)
+					return
+				}
+				paused[i] = !paused[i]
+				results[i] = append(results[i], s)
+				k++
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return watchResult{}, err
+	}
+	var fromEvent, fromCall []time.Duration
+	for _, rs := range results {
+		for _, s := range rs {
+			fromEvent = append(fromEvent, s.fromEvent)
+			fromCall = append(fromCall, s.fromCall)
+		}
+	}
+	return watchResult{rate: rate, concurrency: len(ids), stats: summarize(fromEvent), fromCall: summarize(fromCall),
+		races: int(races.Load())}, nil
 }
 
 // phases are the op concurrencies measured: 1, then all pausers at once.
