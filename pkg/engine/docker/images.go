@@ -119,7 +119,12 @@ func (s *imageSource) List(ctx context.Context) (engine.Listing[*containers.Imag
 // Get answers from a new listing (the reconciler of a listed source reads
 // the listing; this serves a removal's check).
 func (s *imageSource) Get(ctx context.Context, name string) (engine.Desired[*containers.Image], bool, error) {
-	l, err := s.List(ctx)
+	return getListed(ctx, s.List, name)
+}
+
+// getListed is Get for a listed source: one name from a new listing.
+func getListed[O any](ctx context.Context, list func(context.Context) (engine.Listing[O], error), name string) (engine.Desired[O], bool, error) {
+	l, err := list(ctx)
 	if err != nil {
 		return nil, false, err
 	}

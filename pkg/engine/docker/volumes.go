@@ -61,11 +61,7 @@ func (s *volumeSource) List(ctx context.Context) (engine.Listing[*containers.Vol
 
 // Get answers from a new listing.
 func (s *volumeSource) Get(ctx context.Context, name string) (engine.Desired[*containers.Volume], bool, error) {
-	l, err := s.List(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	return l.Get(ctx, name)
+	return getListed(ctx, s.List, name)
 }
 
 // toVolume converts a listed volume into its mirror. It is a pure function;

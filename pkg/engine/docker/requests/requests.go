@@ -91,11 +91,7 @@ func (r *Requests) PullImage(ctx context.Context, repoTag string, progress func(
 	// What Docker pulls: a reference without a tag means ":latest".
 	ref := reference.FamiliarString(reference.TagNameOnly(named))
 	body, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})
-	if err != nil {
-		return engine.TransferResult{}, r.errorOf(err)
-	}
-	tr, err := transfer(body, progress)
-	res := engine.TransferResult{Summary: tr.summary, Progress: tr.progress(time.Now())}
+	_, res, err := r.follow(body, err, progress)
 	if err != nil {
 		return res, err
 	}
@@ -119,11 +115,7 @@ func (r *Requests) PushImage(ctx context.Context, imageRef string, progress func
 		return engine.TransferResult{}, err
 	}
 	body, err := r.cli.ImagePush(ctx, tag, image.PushOptions{RegistryAuth: emptyRegistryAuth})
-	if err != nil {
-		return engine.TransferResult{}, r.errorOf(err)
-	}
-	tr, err := transfer(body, progress)
-	res := engine.TransferResult{Summary: tr.summary, Progress: tr.progress(time.Now())}
+	tr, res, err := r.follow(body, err, progress)
 	if err != nil {
 		return res, err
 	}
@@ -174,6 +166,17 @@ func (r *Requests) CreateVolume(ctx context.Context, spec *containers.VolumeCrea
 // transfer reads a pull's or push's stream to its end, calling progress
 // (when set) after every message that changed it. It returns the tracker and
 // the stream's error, if any.
+// follow reads to its end the progress stream that a pull or push call
+// answered (body, err): the tracker, the result so far, and the call's or
+// the stream's error.
+func (r *Requests) follow(body io.ReadCloser, err error, progress func(*containers.TransferProgress)) (*transferTracker, engine.TransferResult, error) {
+	if err != nil {
+		return nil, engine.TransferResult{}, r.errorOf(err)
+	}
+	tr, err := transfer(body, progress)
+	return tr, engine.TransferResult{Summary: tr.summary, Progress: tr.progress(time.Now())}, err
+}
+
 func transfer(body io.ReadCloser, progress func(*containers.TransferProgress)) (*transferTracker, error) {
 	defer body.Close()
 	tr := newTransferTracker()
