@@ -106,25 +106,47 @@ type ExecOptions struct {
 	TTY                   bool
 	User, WorkingDir      string
 	Env                   []string // NAME=value
-	// InitialSize is the terminal's size before the command starts (TTY).
-	InitialSize *TerminalSize
 }
 
 // TerminalSize is a TTY's size in characters.
 type TerminalSize struct{ Width, Height uint16 }
 
-// ExecStreams connect a command to its client.
+// ExecStreams connect a command to its client. A stream the options did not
+// ask for is nil.
 type ExecStreams struct {
-	Stdin          io.Reader
+	// Stdin is the client's input; its EOF is the command's end of input
+	// (for a TTY: a hangup of the terminal). Run closes it when it returns.
+	Stdin io.ReadCloser
+	// Stdout and Stderr receive the command's output (Stderr is nil with a
+	// TTY: a terminal has one output).
 	Stdout, Stderr io.Writer
-	Resize         <-chan TerminalSize
+	// InitialSize is the terminal's size before the command starts (TTY;
+	// nil when the client sent none).
+	InitialSize *TerminalSize
+	// Resize carries later sizes; nil without a TTY. The caller never
+	// closes it; Run stops reading it when it returns.
+	Resize <-chan TerminalSize
 }
 
-// Exec runs commands in containers: the place of the exec subresource (not
-// served yet).
+// Exec runs commands in containers: the exec subresource.
 type Exec interface {
-	// Exec runs the command until it exits (its exit code) or ctx ends.
-	Exec(ctx context.Context, id string, opts ExecOptions, streams ExecStreams) (exitCode int, err error)
+	// CreateExec checks the container and prepares the command without
+	// running it, so that a request can be refused before its connection is
+	// upgraded. Errors: NotFound (no such container), Conflict (not running,
+	// or paused), InvalidArgument, Unavailable.
+	CreateExec(ctx context.Context, id string, opts ExecOptions) (ExecProcess, error)
+}
+
+// ExecProcess is one prepared command.
+type ExecProcess interface {
+	// Run starts the command, connects it to streams, and returns its exit
+	// code once it has exited and its output is written. A container that
+	// stops under the command ends it with the container's exit code (137
+	// when killed). When ctx ends first (the client left) the connection to
+	// the engine is closed at once, a TTY's process group gets a hangup
+	// (SIGHUP), and Run returns ctx's error; a process without a TTY is left
+	// to the engine, which keeps it running until it exits. Call Run once.
+	Run(ctx context.Context, streams ExecStreams) (exitCode int, err error)
 }
 
 // StatsSample is one reading of a container's resource use, in the engine's

@@ -149,8 +149,8 @@ func (d *dockerEngine) checkpoint(ctx context.Context) (time.Time, error) {
 // notImplemented are the parts this engine does not have yet.
 type notImplemented struct{}
 
-func (notImplemented) Exec(context.Context, string, engine.ExecOptions, engine.ExecStreams) (int, error) {
-	return 0, engine.Errorf(engine.NotImplemented, "exec is not implemented for the docker engine yet")
+func (notImplemented) CreateExec(context.Context, string, engine.ExecOptions) (engine.ExecProcess, error) {
+	return nil, engine.Errorf(engine.NotImplemented, "exec is not implemented for the docker engine yet")
 }
 
 func (notImplemented) Sample(context.Context, string) (engine.StatsSample, error) {

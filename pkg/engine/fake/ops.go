@@ -230,8 +230,8 @@ func (s *logStream) Close() error { return nil }
 
 type notImplemented struct{}
 
-func (notImplemented) Exec(context.Context, string, engine.ExecOptions, engine.ExecStreams) (int, error) {
-	return 0, engine.Errorf(engine.NotImplemented, "the fake engine cannot exec")
+func (notImplemented) CreateExec(context.Context, string, engine.ExecOptions) (engine.ExecProcess, error) {
+	return nil, engine.Errorf(engine.NotImplemented, "the fake engine cannot exec")
 }
 
 func (notImplemented) Sample(context.Context, string) (engine.StatsSample, error) {
