@@ -80,7 +80,7 @@ func (f *Engine) Engine() *engine.Engine {
 		Control:    control{f},
 		Requests:   requests{f},
 		Logs:       logs{f},
-		Exec:       notImplemented{},
+		Exec:       execer{f},
 		Stats:      notImplemented{},
 		Close:      func() error { return nil },
 	}

@@ -230,10 +230,6 @@ func (s *logStream) Close() error { return nil }
 
 type notImplemented struct{}
 
-func (notImplemented) CreateExec(context.Context, string, engine.ExecOptions) (engine.ExecProcess, error) {
-	return nil, engine.Errorf(engine.NotImplemented, "the fake engine cannot exec")
-}
-
 func (notImplemented) Sample(context.Context, string) (engine.StatsSample, error) {
 	return engine.StatsSample{}, engine.Errorf(engine.NotImplemented, "the fake engine has no stats")
 }
