@@ -54,6 +54,8 @@ type serverConfig struct {
 	http2 bool
 	// wrap, if set, derives the request given to Serve.
 	wrap func(*http.Request) *http.Request
+	// exec, if set, makes the server serve ServeExec(opts, *exec) instead.
+	exec *ExecSession
 }
 
 func newServer(t *testing.T, opts Options, copier Copier, cfgs ...serverConfig) *testServer {
@@ -73,6 +75,10 @@ func newServer(t *testing.T, opts Options, copier Copier, cfgs ...serverConfig) 
 		}()
 		if cfg.wrap != nil {
 			r = cfg.wrap(r)
+		}
+		if cfg.exec != nil {
+			ServeExec(w, r, opts, *cfg.exec)
+			return
 		}
 		Serve(w, r, opts, copier)
 	}))

@@ -23,21 +23,27 @@ import (
 
 // Channel bytes of the channel protocols (as remotecommand's).
 const (
+	channelStdin  byte = 0
 	channelStdout byte = 1
 	channelStderr byte = 2
 	channelError  byte = 3
+	channelResize byte = 4
+	// channelClose starts v5's CLOSE signal: [255, channel] half-closes that
+	// channel (for us: stdin).
+	channelClose byte = 255
 )
 
 // protocol is a WebSocket subprotocol we speak.
 type protocol struct {
 	name     string // "" when the client asked for none
-	channels bool   // each message starts with a channel byte
+	channels bool   // each message starts with a channel byte (an ASCII digit with base64)
 	base64   bool   // text messages carrying the standard, padded base64 of the bytes
+	close    bool   // the client may half-close a channel (v5's CLOSE signal)
 }
 
 // protocols are the subprotocols we speak, in our order of preference.
 var protocols = []protocol{
-	{name: "v5.channel.k8s.io", channels: true},
+	{name: "v5.channel.k8s.io", channels: true, close: true},
 	{name: "v4.channel.k8s.io", channels: true},
 	{name: "base64.binary.k8s.io", base64: true},
 	{name: "binary.k8s.io"},
@@ -48,9 +54,9 @@ var protocols = []protocol{
 // request, and we ignore it if it is still there.
 const bearerProtocolPrefix = "base64url.bearer.authorization.k8s.io." //nolint:gosec // G101: the name of a subprotocol prefix, not a credential
 
-// negotiate picks our most preferred subprotocol among those the client asked
-// for; no subprotocol at all when it asked for none.
-func negotiate(req *http.Request) (protocol, error) {
+// requestedProtocols are the subprotocols the client asked for, without the
+// bearer token entry.
+func requestedProtocols(req *http.Request) []string {
 	var requested []string
 	for _, v := range req.Header.Values("Sec-Websocket-Protocol") {
 		for _, p := range strings.Split(v, ",") {
@@ -59,32 +65,55 @@ func negotiate(req *http.Request) (protocol, error) {
 			}
 		}
 	}
+	return requested
+}
+
+// negotiate picks the most preferred of supported among the subprotocols the
+// client asked for; no subprotocol at all when it asked for none.
+func negotiate(req *http.Request, supported []protocol) (protocol, error) {
+	requested := requestedProtocols(req)
 	if len(requested) == 0 {
 		return protocol{}, nil
 	}
-	for _, p := range protocols {
+	for _, p := range supported {
 		for _, r := range requested {
 			if r == p.name {
 				return p, nil
 			}
 		}
 	}
-	names := make([]string, len(protocols))
-	for i, p := range protocols {
+	msg := fmt.Sprintf("none of the requested WebSocket subprotocols %q is supported; use one of %s",
+		requested, protocolNames(supported))
+	if supported[len(supported)-1].name == "binary.k8s.io" {
+		msg += ", or none for raw binary messages"
+	}
+	return protocol{}, errors.New(msg)
+}
+
+// protocolNames lists the protocols' names for messages.
+func protocolNames(list []protocol) string {
+	names := make([]string, len(list))
+	for i, p := range list {
 		names[i] = p.name
 	}
-	return protocol{}, fmt.Errorf("none of the requested WebSocket subprotocols %q is supported; "+
-		"use one of %s, or none for raw binary messages", requested, strings.Join(names, ", "))
+	return strings.Join(names, ", ")
 }
 
 // serveWebSocket upgrades the connection and streams over it.
 func serveWebSocket(w http.ResponseWriter, req *http.Request, opts Options, copier Copier) {
-	logger := klog.FromContext(req.Context())
-	proto, err := negotiate(req)
+	proto, err := negotiate(req, protocols)
 	if err != nil {
 		writeStatus(w, newStatus(http.StatusBadRequest, err.Error()))
 		return
 	}
+	upgradeAndRun(w, req, opts, proto, nil, copier)
+}
+
+// upgradeAndRun upgrades the connection to a WebSocket speaking proto and
+// runs a session over it: a one-way stream, or an exec session when exec is
+// set.
+func upgradeAndRun(w http.ResponseWriter, req *http.Request, opts Options, proto protocol, exec *execIO, copier Copier) {
+	logger := klog.FromContext(req.Context())
 	header := http.Header{}
 	if proto.name != "" {
 		header.Set("Sec-Websocket-Protocol", proto.name)
@@ -129,6 +158,7 @@ func serveWebSocket(w http.ResponseWriter, req *http.Request, opts Options, copi
 		pings:      make(chan string, 1),
 		readerDone: make(chan struct{}),
 		copierDone: make(chan struct{}),
+		exec:       exec,
 	}
 	s.run(copier)
 }
@@ -172,9 +202,22 @@ type session struct {
 
 	copierDone chan struct{} // closed by the copier goroutine when the copier returned
 	copyErr    error         // written by the copier goroutine before copierDone is closed
+
+	// exec, for an exec session, carries client input to the command; the
+	// reader alone writes to it (see execIO).
+	exec *execIO
 }
 
 func (s *session) run(copier Copier) {
+	if s.exec != nil {
+		// As the reference server does: an empty message on stdout tells
+		// the client that the session is up.
+		if err := s.writeFramed(channelStdout, nil); err != nil {
+			s.logger.V(2).Info("Writing to the WebSocket client failed", "err", err)
+			_ = s.conn.Close()
+			return
+		}
+	}
 	go s.read()
 	go s.runCopier(copier)
 	s.control()
@@ -248,6 +291,9 @@ func (s *session) clientGone() {
 		s.logger.V(4).Info("WebSocket client closed the stream", "code", closeErr.Code)
 		// Echo the client's code, as RFC 6455 suggests.
 		_ = s.writeClose(closeErr.Code, "", s.opts.WriteTimeout)
+	case errors.As(err, new(errBadMessage)):
+		s.logger.V(2).Info("WebSocket client sent a message we cannot decode", "err", err)
+		_ = s.writeClose(websocket.CloseInvalidFramePayloadData, closeReason(err.Error()), s.opts.WriteTimeout)
 	case errors.Is(err, websocket.ErrReadLimit):
 		s.logger.V(2).Info("WebSocket client sent a message over the limit", "limit", s.opts.ReadLimit)
 		// Gorilla has tried already; this one mostly fails with ErrCloseSent.
@@ -275,6 +321,9 @@ func (s *session) finish() {
 	s.stop()
 	code, reason := websocket.CloseNormalClosure, ""
 	err := s.copyErr
+	if s.exec != nil && s.finishExec(err) {
+		return
+	}
 	if cause := context.Cause(s.parent); cause != nil {
 		// The request ended on our side (server shutting down, a request
 		// deadline): the copier was cancelled, so this is not the end of the
@@ -300,6 +349,12 @@ func (s *session) finish() {
 			}
 		}
 	}
+	s.closeAndWait(code, reason)
+}
+
+// closeAndWait sends a close frame and waits for the client's reply, then
+// closes the connection. Controller only.
+func (s *session) closeAndWait(code int, reason string) {
 	if err := s.writeClose(code, reason, s.opts.WriteTimeout); err == nil {
 		// Wait for the client's close reply (the reader ends on it), reading
 		// all the while, so that closing the socket does not reset it while
@@ -321,23 +376,37 @@ func (s *session) writeData(channel byte, p []byte) (int, error) {
 	n := 0
 	for len(p) > 0 {
 		chunk := p[:min(len(p), MaxMessageSize)]
-		kind, msg := websocket.BinaryMessage, chunk
-		switch {
-		case s.proto.channels:
-			s.buf = append(append(s.buffer(1+MaxMessageSize), channel), chunk...)
-			msg = s.buf
-		case s.proto.base64:
-			kind = websocket.TextMessage
-			msg = s.buffer(base64.StdEncoding.EncodedLen(MaxMessageSize))[:base64.StdEncoding.EncodedLen(len(chunk))]
-			base64.StdEncoding.Encode(msg, chunk)
-		}
-		if err := s.writeMessage(kind, msg); err != nil {
+		if err := s.writeFramed(channel, chunk); err != nil {
 			return n, err
 		}
 		n += len(chunk)
 		p = p[len(chunk):]
 	}
 	return n, nil
+}
+
+// writeFramed sends p (at most MaxMessageSize bytes, or a Status) as one
+// message in the session's framing. Callers hold wmu, or are the controller
+// once the copier has returned.
+func (s *session) writeFramed(channel byte, p []byte) error {
+	kind, msg := websocket.BinaryMessage, p
+	switch {
+	case s.proto.base64:
+		kind = websocket.TextMessage
+		n := base64.StdEncoding.EncodedLen(len(p))
+		head := 0
+		if s.proto.channels {
+			head = 1 // the channel as an ASCII digit
+		}
+		msg = s.buffer(head + base64.StdEncoding.EncodedLen(max(len(p), MaxMessageSize)))[:head+n]
+		if s.proto.channels {
+			msg[0] = '0' + channel
+		}
+		base64.StdEncoding.Encode(msg[head:], p)
+	case s.proto.channels:
+		msg = append(append(s.buffer(1+max(len(p), MaxMessageSize)), channel), p...)
+	}
+	return s.writeMessage(kind, msg)
 }
 
 // buffer returns the scratch buffer emptied, allocating it on first use.
@@ -355,7 +424,7 @@ func (s *session) writeStatus(st metav1.Status) error {
 	if err != nil {
 		return err
 	}
-	return s.writeMessage(websocket.BinaryMessage, append([]byte{channelError}, body...))
+	return s.writeFramed(channelError, body)
 }
 
 func (s *session) writeMessage(kind int, msg []byte) error {
@@ -373,6 +442,9 @@ func (s *session) writeClose(code int, reason string, timeout time.Duration) err
 func (s *session) read() {
 	var err error
 	defer func() {
+		if s.exec != nil {
+			s.exec.closeStdin()
+		}
 		s.readErr = err
 		close(s.readerDone)
 		s.cancel() // after readerDone: see writeLoop
@@ -405,6 +477,12 @@ func (s *session) read() {
 		}
 		if err = alive(); err != nil {
 			return
+		}
+		if s.exec != nil {
+			if err = s.exec.handle(s, r); err != nil {
+				return
+			}
+			continue
 		}
 		// One-way stream: client messages are read (to find control frames
 		// and enforce the limit) and dropped.
