@@ -163,3 +163,20 @@ type ContainerLogOptions struct {
 	LimitBytes   *int64
 	Stream       string
 }
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerExecOptions are the query parameters of the containers/exec
+// subresource. v1alpha1.ContainerExecOptions documents each field.
+type ContainerExecOptions struct {
+	metav1.TypeMeta
+
+	Stdin      bool
+	Stdout     bool
+	Stderr     bool
+	TTY        bool
+	Command    []string
+	User       string
+	WorkingDir string
+	Env        []string
+}

@@ -40,6 +40,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ContainerCreateRequestList{}.OpenAPIModelName():   schema_pkg_apis_containers_v1alpha1_ContainerCreateRequestList(ref),
 		v1alpha1.ContainerCreateRequestSpec{}.OpenAPIModelName():   schema_pkg_apis_containers_v1alpha1_ContainerCreateRequestSpec(ref),
 		v1alpha1.ContainerCreateRequestStatus{}.OpenAPIModelName(): schema_pkg_apis_containers_v1alpha1_ContainerCreateRequestStatus(ref),
+		v1alpha1.ContainerExecOptions{}.OpenAPIModelName():         schema_pkg_apis_containers_v1alpha1_ContainerExecOptions(ref),
 		v1alpha1.ContainerList{}.OpenAPIModelName():                schema_pkg_apis_containers_v1alpha1_ContainerList(ref),
 		v1alpha1.ContainerLogOptions{}.OpenAPIModelName():          schema_pkg_apis_containers_v1alpha1_ContainerLogOptions(ref),
 		v1alpha1.ContainerNamespace{}.OpenAPIModelName():           schema_pkg_apis_containers_v1alpha1_ContainerNamespace(ref),
@@ -522,6 +523,114 @@ func schema_pkg_apis_containers_v1alpha1_ContainerCreateRequestStatus(ref common
 		},
 		Dependencies: []string{
 			v1.Condition{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_ContainerExecOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ContainerExecOptions are the query parameters of the containers/exec subresource: a command to run in a running container (docker exec). The parameters carry pods/exec's names (PodExecOptions), so kubectl's and client-go's exec clients can send them unchanged; user, workingDir and env are Docker's additions.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"stdin": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Stdin attaches the client's input to the command's standard input; the command sees end of file when the client closes it.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"stdout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Stdout streams the command's standard output to the client.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"stderr": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Stderr streams the command's standard error to the client. With tty there is no separate standard error: the terminal merges it into stdout, so ask for stdout only (kubectl sends stderr=false with tty).",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"tty": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TTY runs the command in a pseudo-terminal (docker exec -t), for interactive programs; the client can then resize it.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"command": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Command is the program and its arguments, run without a shell; it is required. One query parameter per element (command=ls&command=-l). No omitempty: an empty argument is still an argument and must reach the command.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"user": {
+						SchemaProps: spec.SchemaProps{
+							Description: "User runs the command as this user (name or UID, optionally :group), instead of the container's user.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"workingDir": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WorkingDir is the absolute directory the command starts in, instead of the container's working directory.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"env": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Env adds NAME=value variables to the command's environment, one query parameter per variable (env=A=1&env=B=2). No omitempty, like command, so that an element is never dropped on the way.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"command"},
+			},
+		},
 	}
 }
 

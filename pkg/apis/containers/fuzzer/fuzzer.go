@@ -77,6 +77,20 @@ func Funcs(_ runtimeserializer.CodecFactory) []interface{} {
 			c.FillNoCustom(s)
 			many(c, &s.Conditions)
 		},
+		// The exec options' lists travel as repeated query parameters, where
+		// an empty element (command=) must survive: give them several
+		// elements, some of them empty, which the default fill rarely makes.
+		func(o *containers.ContainerExecOptions, c randfill.Continue) {
+			c.FillNoCustom(o)
+			for _, s := range []*[]string{&o.Command, &o.Env} {
+				many(c, s)
+				for i := range *s {
+					if c.Intn(4) == 0 {
+						(*s)[i] = ""
+					}
+				}
+			}
+		},
 		func(l *containers.ContainerList, c randfill.Continue) { fillList(c, l, &l.Items) },
 		func(l *containers.ContainerNamespaceList, c randfill.Continue) { fillList(c, l, &l.Items) },
 		func(l *containers.ImageList, c randfill.Continue) { fillList(c, l, &l.Items) },

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/apitesting/roundtrip"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metafuzzer "k8s.io/apimachinery/pkg/apis/meta/fuzzer"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	runtimeserializer "k8s.io/apimachinery/pkg/runtime/serializer"
@@ -34,7 +34,7 @@ import (
 var servedKinds = []string{
 	"Container", "ContainerList",
 	"ContainerNamespace", "ContainerNamespaceList",
-	"ContainerLogOptions",
+	"ContainerLogOptions", "ContainerExecOptions",
 	"Image", "ImageList",
 	"Volume", "VolumeList",
 	"ContainerCreateRequest", "ContainerCreateRequestList",
@@ -135,23 +135,32 @@ func TestEveryKindIsRoundTripped(t *testing.T) {
 	}
 }
 
-// TestLogOptionsQueryRoundTrip covers the log options' other encoding: query
-// parameters. A client (client-go's VersionedParams, kubectl logs) encodes
-// the options with the parameter codec; the server decodes the query with
-// the same codec, through the hand-written strict conversion in
-// v1alpha1/conversion.go and then the generated one to the internal type.
-// Whatever a client can encode must come back as the same options, and must
-// not be refused by the strict check.
+// TestLogOptionsQueryRoundTrip and TestExecOptionsQueryRoundTrip cover the
+// options' other encoding: query parameters. A client (client-go's
+// VersionedParams, kubectl logs and exec) encodes the options with the
+// parameter codec; the server decodes the query with the same codec, through
+// the hand-written strict conversion in v1alpha1/conversion.go and then the
+// generated one to the internal type. Whatever a client can encode must come
+// back as the same options, and must not be refused by the strict check.
 func TestLogOptionsQueryRoundTrip(t *testing.T) {
+	queryRoundTrip(t, func() runtime.Object { return &containers.ContainerLogOptions{} })
+}
+
+func TestExecOptionsQueryRoundTrip(t *testing.T) {
+	queryRoundTrip(t, func() runtime.Object { return &containers.ContainerExecOptions{} })
+}
+
+func queryRoundTrip(t *testing.T, newOptions func() runtime.Object) {
+	t.Helper()
 	scheme := newScheme()
 	codec := runtime.NewParameterCodec(scheme)
 	f := fuzzer.FuzzerFor(fuzzer.MergeFuzzerFuncs(metafuzzer.Funcs, containersfuzzer.Funcs),
 		rand.NewSource(seed(t)), runtimeserializer.NewCodecFactory(scheme))
 	for range iterations {
-		in := &containers.ContainerLogOptions{}
+		in := newOptions()
 		f.Fill(in)
 		// TypeMeta is not part of a query; the codec neither writes nor reads it.
-		in.TypeMeta = metav1.TypeMeta{}
+		in.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 		values, err := codec.EncodeParameters(in, v1alpha1.SchemeGroupVersion)
 		if err != nil {
 			t.Fatalf("encoding %#v: %v", in, err)
@@ -162,12 +171,130 @@ func TestLogOptionsQueryRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("parsing the query %q: %v", query, err)
 		}
-		out := &containers.ContainerLogOptions{}
+		out := newOptions()
 		if err := codec.DecodeParameters(parsed, v1alpha1.SchemeGroupVersion, out); err != nil {
 			t.Fatalf("the query %q, encoded from %#v, is refused: %v", query, in, err)
 		}
 		if !apiequality.Semantic.DeepEqual(in, out) {
 			t.Fatalf("the query %q decodes to other options (-encoded +decoded):\n%s", query, cmp.Diff(in, out))
 		}
+	}
+}
+
+// TestExecOptionsQuery decodes queries as kubectl exec writes them, step by
+// step (url.Values to v1alpha1, then to the internal type), and encodes the
+// result back to the same query: command and env are repeated parameters
+// whose order matters and whose empty elements are kept.
+func TestExecOptionsQuery(t *testing.T) {
+	scheme := newScheme()
+	codec := runtime.NewParameterCodec(scheme)
+	for _, tc := range []struct {
+		name  string
+		query string
+		want  containers.ContainerExecOptions
+	}{{
+		name:  "kubectl exec -it",
+		query: "command=sh&stdin=true&stdout=true&tty=true",
+		want:  containers.ContainerExecOptions{Stdin: true, Stdout: true, TTY: true, Command: []string{"sh"}},
+	}, {
+		name: "empty argument, repeated env, user and workingDir",
+		query: "command=sh&command=-c&command=echo+%22%241%22&command=&command=last" +
+			"&env=A%3D1&env=B%3D2&env=EMPTY%3D&stderr=true&stdout=true&user=1000%3A1000&workingDir=%2Ftmp",
+		want: containers.ContainerExecOptions{
+			Stdout: true, Stderr: true,
+			Command:    []string{"sh", "-c", `echo "$1"`, "", "last"},
+			User:       "1000:1000",
+			WorkingDir: "/tmp",
+			Env:        []string{"A=1", "B=2", "EMPTY="},
+		},
+	}, {
+		name:  "a single empty argument",
+		query: "command=",
+		want:  containers.ContainerExecOptions{Command: []string{""}},
+	}, {
+		name:  "nothing",
+		query: "",
+		want:  containers.ContainerExecOptions{},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var external v1alpha1.ContainerExecOptions
+			if err := scheme.Convert(&q, &external, nil); err != nil {
+				t.Fatalf("url.Values to v1alpha1: %v", err)
+			}
+			var internal containers.ContainerExecOptions
+			if err := scheme.Convert(&external, &internal, nil); err != nil {
+				t.Fatalf("v1alpha1 to internal: %v", err)
+			}
+			if d := cmp.Diff(tc.want, internal); d != "" {
+				t.Errorf("decoded options differ (-want +got):\n%s", d)
+			}
+			// The parameter codec, as the apiserver uses it, agrees.
+			var decoded containers.ContainerExecOptions
+			if err := codec.DecodeParameters(q, v1alpha1.SchemeGroupVersion, &decoded); err != nil {
+				t.Fatalf("DecodeParameters: %v", err)
+			}
+			if d := cmp.Diff(tc.want, decoded); d != "" {
+				t.Errorf("DecodeParameters differs (-want +got):\n%s", d)
+			}
+			back, err := codec.EncodeParameters(&internal, v1alpha1.SchemeGroupVersion)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := back.Encode(); got != tc.query {
+				t.Errorf("encoded back to\n  %s\nwant\n  %s", got, tc.query)
+			}
+		})
+	}
+}
+
+// TestExecOptionsStrictBools requires the exec options' booleans to be what
+// strconv.ParseBool reads: the generated decoder alone would take tty=yes as
+// true and tty=f as true.
+func TestExecOptionsStrictBools(t *testing.T) {
+	codec := runtime.NewParameterCodec(newScheme())
+	for _, tc := range []struct {
+		query string
+		want  containers.ContainerExecOptions
+		err   []string // substrings of the error; none means success
+	}{
+		{query: "tty=yes", err: []string{`tty must be true or false (or 1 or 0), got "yes"`, "invalid exec options"}},
+		{query: "stdin=on&stdout=true&stderr=nope", err: []string{`stdin must be true or false`, `stderr must be true or false`}},
+		{query: "stdout=maybe", err: []string{`stdout must be true or false`}},
+		{query: "tty=f&stdin=F&stdout=0&stderr=false"},
+		{query: "tty=1&stdin=t&stdout=TRUE&stderr=True", want: containers.ContainerExecOptions{TTY: true, Stdin: true, Stdout: true, Stderr: true}},
+		// Only the first value counts, in the check as in the decoder.
+		{query: "tty=true&tty=yes", want: containers.ContainerExecOptions{TTY: true}},
+		// A parameter without a value is a flag that is set, as in Kubernetes.
+		{query: "tty", want: containers.ContainerExecOptions{TTY: true}},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			q, err := url.ParseQuery(tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got containers.ContainerExecOptions
+			err = codec.DecodeParameters(q, v1alpha1.SchemeGroupVersion, &got)
+			if len(tc.err) > 0 {
+				if err == nil {
+					t.Fatalf("accepted as %+v; want an error", got)
+				}
+				for _, want := range tc.err {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("decoded options differ (-want +got):\n%s", d)
+			}
+		})
 	}
 }

@@ -15,13 +15,14 @@ func init() {
 	localSchemeBuilder.Register(addStrictQueryConversion)
 }
 
-// addStrictQueryConversion checks the log query parameters before the
-// generated decoder runs. That decoder reads any word but "false" and "0" as
-// true, and reports a bad number without naming the parameter; a person
-// typing a URL deserves "follow must be true or false" instead.
+// addStrictQueryConversion checks the query parameters of the log and exec
+// options before the generated decoders run. Those decoders read any word but
+// "false" and "0" as true, and report a bad number without naming the
+// parameter; a person typing a URL deserves "follow must be true or false"
+// instead, and tty=yes must not quietly mean a terminal.
 // A conversion function added by hand takes precedence over the generated one.
 func addStrictQueryConversion(scheme *runtime.Scheme) error {
-	return scheme.AddConversionFunc((*url.Values)(nil), (*ContainerLogOptions)(nil),
+	err := scheme.AddConversionFunc((*url.Values)(nil), (*ContainerLogOptions)(nil),
 		func(a, b interface{}, scope conversion.Scope) error {
 			in, out := a.(*url.Values), b.(*ContainerLogOptions)
 			if err := checkLogQuery(*in); err != nil {
@@ -30,19 +31,55 @@ func addStrictQueryConversion(scheme *runtime.Scheme) error {
 			if err := Convert_url_Values_To_v1alpha1_ContainerLogOptions(in, out, scope); err != nil {
 				return err
 			}
-			// The generated decoder reads "f" and "F" as true; take the
-			// booleans as checkLogQuery understood them.
-			for name, field := range map[string]*bool{"follow": &out.Follow, "timestamps": &out.Timestamps} {
-				if v := (*in)[name]; len(v) > 0 && v[0] != "" {
-					*field, _ = strconv.ParseBool(v[0])
-				}
+			setBools(*in, map[string]*bool{"follow": &out.Follow, "timestamps": &out.Timestamps})
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	return scheme.AddConversionFunc((*url.Values)(nil), (*ContainerExecOptions)(nil),
+		func(a, b interface{}, scope conversion.Scope) error {
+			in, out := a.(*url.Values), b.(*ContainerExecOptions)
+			if problems := checkBools(*in, "stdin", "stdout", "stderr", "tty"); len(problems) > 0 {
+				return fmt.Errorf("invalid exec options: %s", strings.Join(problems, "; "))
 			}
+			if err := Convert_url_Values_To_v1alpha1_ContainerExecOptions(in, out, scope); err != nil {
+				return err
+			}
+			setBools(*in, map[string]*bool{"stdin": &out.Stdin, "stdout": &out.Stdout, "stderr": &out.Stderr, "tty": &out.TTY})
 			return nil
 		})
 }
 
-func checkLogQuery(q url.Values) error {
+// checkBools returns a problem for each of the named boolean parameters whose
+// value strconv.ParseBool refuses. Like the generated decoder it reads only
+// the first value of a parameter, and it lets an empty one (?follow, or
+// follow=) through: the generated decoder reads that as true, as Kubernetes
+// does.
+func checkBools(q url.Values, names ...string) []string {
 	var problems []string
+	for _, name := range names {
+		if v := q[name]; len(v) > 0 && v[0] != "" {
+			if _, err := strconv.ParseBool(v[0]); err != nil {
+				problems = append(problems, fmt.Sprintf("%s must be true or false (or 1 or 0), got %q", name, v[0]))
+			}
+		}
+	}
+	return problems
+}
+
+// setBools overwrites what the generated decoder made of the named boolean
+// parameters, which reads "f" and "F" as true, with strconv.ParseBool's
+// reading, the one checkBools accepted. Empty values keep the decoder's true.
+func setBools(q url.Values, fields map[string]*bool) {
+	for name, field := range fields {
+		if v := q[name]; len(v) > 0 && v[0] != "" {
+			*field, _ = strconv.ParseBool(v[0])
+		}
+	}
+}
+
+func checkLogQuery(q url.Values) error {
 	first := func(name string) (string, bool) {
 		v, ok := q[name]
 		if !ok || len(v) == 0 {
@@ -50,13 +87,7 @@ func checkLogQuery(q url.Values) error {
 		}
 		return v[0], true
 	}
-	for _, name := range []string{"follow", "timestamps"} {
-		if v, ok := first(name); ok && v != "" {
-			if _, err := strconv.ParseBool(v); err != nil {
-				problems = append(problems, fmt.Sprintf("%s must be true or false, got %q", name, v))
-			}
-		}
-	}
+	problems := checkBools(q, "follow", "timestamps")
 	for _, name := range []string{"tailLines", "sinceSeconds", "limitBytes"} {
 		if v, ok := first(name); ok {
 			if _, err := strconv.ParseInt(v, 10, 64); err != nil {

@@ -32,7 +32,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&Container{}, &ContainerList{},
 		&ContainerNamespace{}, &ContainerNamespaceList{},
-		&ContainerLogOptions{},
+		&ContainerLogOptions{}, &ContainerExecOptions{},
 		&Image{}, &ImageList{},
 		&Volume{}, &VolumeList{},
 		&ContainerCreateRequest{}, &ContainerCreateRequestList{},

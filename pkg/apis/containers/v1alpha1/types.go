@@ -232,3 +232,52 @@ type ContainerLogOptions struct {
 	// +optional
 	Stream string `json:"stream,omitempty"`
 }
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ContainerExecOptions are the query parameters of the containers/exec
+// subresource: a command to run in a running container (docker exec). The
+// parameters carry pods/exec's names (PodExecOptions), so kubectl's and
+// client-go's exec clients can send them unchanged; user, workingDir and env
+// are Docker's additions.
+type ContainerExecOptions struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// Stdin attaches the client's input to the command's standard input; the
+	// command sees end of file when the client closes it.
+	// +optional
+	Stdin bool `json:"stdin,omitempty"`
+	// Stdout streams the command's standard output to the client.
+	// +optional
+	Stdout bool `json:"stdout,omitempty"`
+	// Stderr streams the command's standard error to the client. With tty
+	// there is no separate standard error: the terminal merges it into
+	// stdout, so ask for stdout only (kubectl sends stderr=false with tty).
+	// +optional
+	Stderr bool `json:"stderr,omitempty"`
+	// TTY runs the command in a pseudo-terminal (docker exec -t), for
+	// interactive programs; the client can then resize it.
+	// +optional
+	TTY bool `json:"tty,omitempty"`
+	// Command is the program and its arguments, run without a shell; it is
+	// required. One query parameter per element (command=ls&command=-l). No
+	// omitempty: an empty argument is still an argument and must reach the
+	// command.
+	// +listType=atomic
+	Command []string `json:"command"`
+	// User runs the command as this user (name or UID, optionally :group),
+	// instead of the container's user.
+	// +optional
+	User string `json:"user,omitempty"`
+	// WorkingDir is the absolute directory the command starts in, instead of
+	// the container's working directory.
+	// +optional
+	WorkingDir string `json:"workingDir,omitempty"`
+	// Env adds NAME=value variables to the command's environment, one query
+	// parameter per variable (env=A=1&env=B=2). No omitempty, like command,
+	// so that an element is never dropped on the way.
+	// +optional
+	// +listType=atomic
+	Env []string `json:"env"`
+}

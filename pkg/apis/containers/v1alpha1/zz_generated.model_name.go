@@ -57,6 +57,11 @@ func (in ContainerCreateRequestStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerExecOptions) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerExecOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ContainerList) OpenAPIModelName() string {
 	return "io.rancherdesktop.containers.v1alpha1.ContainerList"
 }
