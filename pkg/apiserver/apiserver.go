@@ -232,9 +232,14 @@ func (c completedConfig) New() (*Server, error) {
 		return volMirror.Remove(ctx, v.Name, func(ctx context.Context) error { return eng.Control.RemoveVolume(ctx, v.Status.Name) })
 	})
 	logREST := &container.LogREST{Store: ctrStore, Ready: ctrMirror.Ready, Source: eng.Logs, Stream: ec.Stream}
+	execREST := &container.ExecREST{
+		Store: ctrStore, Ready: ctrMirror.Ready, Source: eng.Exec, Stream: ec.Stream,
+		Authorizer: c.GenericConfig.Authorization.Authorizer,
+	}
 	storage := map[string]rest.Storage{
-		"containers":     containersREST,
-		"containers/log": logREST,
+		"containers":      containersREST,
+		"containers/exec": execREST,
+		"containers/log":  logREST,
 		// The predecessor's name; kube-apiserver treats only "log" as long-running.
 		"containers/logs":     logREST,
 		"containernamespaces": namespacesREST,
