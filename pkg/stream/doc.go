@@ -1,6 +1,8 @@
 // Package stream serves a one-way byte stream, such as a container's log, to
 // an HTTP client: as a chunked HTTP response, or over a WebSocket when the
-// request asks for an upgrade. The log subresource uses it; exec will too.
+// request asks for an upgrade (Serve); and exec sessions, whose WebSocket
+// carries the client's stdin and terminal sizes too (ServeExec, see
+// "Exec sessions" below and exec.go).
 //
 // # The bytes
 //
@@ -71,6 +73,22 @@
 // echoed with the client's code. After sending a close frame the
 // server waits up to WriteTimeout for the client's close reply before closing
 // the connection, so data the client has yet to read is not lost to a reset.
+//
+// # Exec sessions
+//
+// ServeExec speaks only the channel protocols v5.channel.k8s.io,
+// v4.channel.k8s.io and base64.channel.k8s.io (whose text messages start
+// with the channel as an ASCII digit); anything else is a 400 before the
+// upgrade (CheckExecRequest). Client messages are read, not discarded: stdin
+// (0) is streamed into a pipe that the command reads, in 32 KiB pieces, so a
+// command that does not read holds the client back (the keep-alive deadline
+// is lifted while it does); resize (4) offers the latest size; v5's [255, 0]
+// closes stdin. With a TTY the command starts once the first size arrived,
+// the first input arrived or InitialSizeWait passed. An empty stdout message
+// opens the session; the command's exit sends a Status on channel 3 and
+// closes with 1000. Engine failures, the client leaving and the server's
+// shutdown end it as a log stream ends (1011, echo, 1001). An undecodable
+// client message closes with 1007.
 //
 // # Keep-alive and limits
 //
