@@ -13,6 +13,7 @@
 //	images.go        the image and volume sources
 //	control.go       actions and removals
 //	logs.go          log streams; logwindow.go windowed tails, logfollow.go untilTime
+//	exec.go          commands in containers (the exec subresource)
 //	blockconn*.go    the blocking unix-socket connections logs are read over
 //	requests/        the request objects' operations
 package docker
@@ -64,7 +65,7 @@ func New(host string) (*engine.Engine, error) {
 		Control:    &control{d},
 		Requests:   requests.New(cli, d.errorOf),
 		Logs:       &Logs{d: d},
-		Exec:       notImplemented{},
+		Exec:       &Exec{d: d},
 		Stats:      notImplemented{},
 		Close:      cli.Close,
 	}, nil
@@ -148,10 +149,6 @@ func (d *dockerEngine) checkpoint(ctx context.Context) (time.Time, error) {
 
 // notImplemented are the parts this engine does not have yet.
 type notImplemented struct{}
-
-func (notImplemented) CreateExec(context.Context, string, engine.ExecOptions) (engine.ExecProcess, error) {
-	return nil, engine.Errorf(engine.NotImplemented, "exec is not implemented for the docker engine yet")
-}
 
 func (notImplemented) Sample(context.Context, string) (engine.StatsSample, error) {
 	return engine.StatsSample{}, engine.Errorf(engine.NotImplemented, "stats are not implemented for the docker engine yet")
