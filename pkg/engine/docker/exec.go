@@ -75,7 +75,9 @@ const (
 	// shell can be hung up rather than left waiting for its newline.
 	gateGrace = 2 * time.Second
 	// hangupTimeout bounds the hangup's exec (create and start).
-	hangupTimeout = 5 * time.Second
+	// Generous: 30 sessions dropped at once on a busy 2-core machine took
+	// over 5 s for their hangups' execs, and a missed hangup leaves a shell.
+	hangupTimeout = 30 * time.Second
 	// The exit code is polled after the output ends: from firstPoll,
 	// doubling up to maxPoll; after checkContainerAfter the container's
 	// state is checked too, since Docker may never mark an exec of a
