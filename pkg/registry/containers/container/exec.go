@@ -107,6 +107,9 @@ func (r *ExecREST) Connect(ctx context.Context, name string, options runtime.Obj
 			Stdin: eopts.Stdin, Stdout: eopts.Stdout, Stderr: eopts.Stderr, TTY: eopts.TTY,
 			Run: func(ctx context.Context, streams engine.ExecStreams) (int, error) {
 				code, err := process.Run(ctx, streams)
+				if ctx.Err() != nil {
+					return code, err // the client left: nothing to tell it
+				}
 				return code, registry.StatusError(err, resource, name)
 			},
 		})
