@@ -413,3 +413,51 @@ func TestExecDroppedSessions(t *testing.T) {
 		return nil
 	})
 }
+
+// TestExecEngineDown: with the engine unreachable, exec is a 503 that says
+// why, before any upgrade.
+func TestExecEngineDown(t *testing.T) {
+	const name = "execdown"
+	out, err := testenv.Script("start-test-dockerd.sh", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = testenv.Script("stop-test-dockerd.sh", name, "--purge") })
+	outLines := strings.Split(strings.TrimSpace(out), "\n")
+	host := outLines[len(outLines)-1]
+	if _, err := testenv.Script("build-busybox-image.sh", "-H", host); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, host: host, s: testenv.StartServer(t, host, testenv.ServerOptions{})}
+	e.id = e.run()
+	if code, _, _, err := e.exec(testenv.ExecRequest{Command: []string{"true"}}); err != nil || code != 0 {
+		t.Fatalf("before the engine stops: %d %v", code, err)
+	}
+	if _, err := testenv.Script("stop-test-dockerd.sh", name); err != nil {
+		t.Fatal(err)
+	}
+	d := websocket.Dialer{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test server
+		Subprotocols:    []string{"v5.channel.k8s.io"}, HandshakeTimeout: deadline,
+	}
+	u := strings.Replace(e.s.URL, "https://", "wss://", 1) + "/apis/containers.rancherdesktop.io/v1alpha1/namespaces/" +
+		e.s.Namespace + "/containers/" + e.id + "/exec?command=true&stdout=true"
+	testenv.Eventually(t, deadline, "a 503 naming the engine", func() error {
+		c, resp, err := d.Dial(u, http.Header{"Authorization": {"Bearer " + e.s.Token}})
+		if c != nil {
+			c.Close()
+			return fmt.Errorf("the upgrade succeeded")
+		}
+		if resp == nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		var st metav1.Status
+		if resp.StatusCode != http.StatusServiceUnavailable || json.Unmarshal(body, &st) != nil || st.Code != 503 ||
+			!strings.Contains(st.Message, "docker engine") {
+			return fmt.Errorf("%d %s", resp.StatusCode, body)
+		}
+		return nil
+	})
+}
