@@ -378,7 +378,7 @@ func TestExecRequestChecks(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		var st metav1.Status
-		if err := json.Unmarshal(body, &st); err != nil || resp.StatusCode != 400 || st.Code != 400 ||
+		if err := json.Unmarshal(body, &st); err != nil || resp.StatusCode != http.StatusBadRequest || st.Code != http.StatusBadRequest ||
 			!strings.Contains(st.Message, "v5.channel.k8s.io") {
 			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
 		}
@@ -389,7 +389,7 @@ func TestExecRequestChecks(t *testing.T) {
 	}
 	for _, protos := range [][]string{nil, {"binary.k8s.io"}, {"channel.k8s.io", "v3.channel.k8s.io"}} {
 		_, resp, err := s.dial(t, 0, protos...)
-		if err == nil || resp == nil || resp.StatusCode != 400 {
+		if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%v: dial error %v, response %v", protos, err, resp)
 			continue
 		}

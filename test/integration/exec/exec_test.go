@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -254,7 +255,8 @@ func TestExecSubprotocols(t *testing.T) {
 			for {
 				_, msg, err := c.ReadMessage()
 				if err != nil {
-					if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseNormalClosure {
+					var ce *websocket.CloseError
+					if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
 						t.Errorf("end: %v", err)
 					}
 					break
@@ -333,7 +335,7 @@ func TestExecRefusals(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		var st metav1.Status
-		if json.Unmarshal(body, &st) != nil || resp.StatusCode != 400 || st.Code != 400 || !strings.Contains(st.Message, "v5.channel.k8s.io") {
+		if json.Unmarshal(body, &st) != nil || resp.StatusCode != http.StatusBadRequest || st.Code != http.StatusBadRequest || !strings.Contains(st.Message, "v5.channel.k8s.io") {
 			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
 		}
 	}
@@ -381,7 +383,7 @@ func TestExecDroppedSessions(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			out := newNotifyBuffer()
 			stdinR, stdinW := io.Pipe()
-			defer stdinW.Close()
+			defer func() { _ = stdinW.Close() }()
 			ended := make(chan struct{})
 			go func() {
 				defer close(ended)
