@@ -442,12 +442,14 @@ func (s *session) writeClose(code int, reason string, timeout time.Duration) err
 func (s *session) read() {
 	var err error
 	defer func() {
-		if s.exec != nil {
-			s.exec.closeStdin()
-		}
 		s.readErr = err
 		close(s.readerDone)
 		s.cancel() // after readerDone: see writeLoop
+		if s.exec != nil {
+			// Only now: a command that ends at its EOF must not look like
+			// one that ended on its own while the client was still there.
+			s.exec.closeStdin()
+		}
 	}()
 	alive := func() error { return s.conn.SetReadDeadline(time.Now().Add(s.opts.PongTimeout)) }
 	if err = alive(); err != nil {
