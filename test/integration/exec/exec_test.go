@@ -419,23 +419,13 @@ func TestExecDroppedSessions(t *testing.T) {
 // TestExecEngineDown: with the engine unreachable, exec is a 503 that says
 // why, before any upgrade.
 func TestExecEngineDown(t *testing.T) {
-	const name = "execdown"
-	out, err := testenv.Script("start-test-dockerd.sh", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = testenv.Script("stop-test-dockerd.sh", name, "--purge") })
-	outLines := strings.Split(strings.TrimSpace(out), "\n")
-	host := outLines[len(outLines)-1]
-	if _, err := testenv.Script("build-busybox-image.sh", "-H", host); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, host: host, s: testenv.StartServer(t, host, testenv.ServerOptions{})}
+	dockerd := testenv.StartDockerd(t, "execdown")
+	e := &env{t: t, host: dockerd.Host, s: testenv.StartServer(t, dockerd.Host, testenv.ServerOptions{})}
 	e.id = e.run()
 	if code, _, _, err := e.exec(testenv.ExecRequest{Command: []string{"true"}}); err != nil || code != 0 {
 		t.Fatalf("before the engine stops: %d %v", code, err)
 	}
-	if _, err := testenv.Script("stop-test-dockerd.sh", name); err != nil {
+	if err := dockerd.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	d := websocket.Dialer{

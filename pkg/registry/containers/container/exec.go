@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -68,16 +67,7 @@ func (r *ExecREST) Connect(ctx context.Context, name string, options runtime.Obj
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid options object %T", options))
 	}
-	if !engine.IsContainerID(name) {
-		return nil, notFound(name, "names of containers are full 64-character lowercase hex container IDs")
-	}
-	if err := ValidateExecOptions(opts); err != nil {
-		return nil, err
-	}
-	if _, err := r.Store.Get(ctx, name, &metav1.GetOptions{}); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, notFound(name, "no such container")
-		}
+	if err := findContainer(ctx, r.Store, name, ValidateExecOptions(opts)); err != nil {
 		return nil, err
 	}
 	resource := containers.Resource("containers")

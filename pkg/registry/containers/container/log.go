@@ -61,16 +61,7 @@ func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Obje
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid options object %T", options))
 	}
-	if !engine.IsContainerID(name) {
-		return nil, notFound(name, "names of containers are full 64-character lowercase hex container IDs")
-	}
-	if err := ValidateLogOptions(opts); err != nil {
-		return nil, err
-	}
-	if _, err := r.Store.Get(ctx, name, &metav1.GetOptions{}); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, notFound(name, "no such container")
-		}
+	if err := findContainer(ctx, r.Store, name, ValidateLogOptions(opts)); err != nil {
 		return nil, err
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -94,6 +85,25 @@ func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Obje
 			return registry.StatusError(logs.Copy(ctx, stdout, stderr), resource, name)
 		})
 	}), nil
+}
+
+// findContainer is a subresource's first check: the name must be a container
+// ID, the options valid (optsErr), and the Container mirrored; in that order,
+// so that a person learns first what they can fix.
+func findContainer(ctx context.Context, store *genericregistry.Store, name string, optsErr error) error {
+	if !engine.IsContainerID(name) {
+		return notFound(name, "names of containers are full 64-character lowercase hex container IDs")
+	}
+	if optsErr != nil {
+		return optsErr
+	}
+	if _, err := store.Get(ctx, name, &metav1.GetOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return notFound(name, "no such container")
+		}
+		return err
+	}
+	return nil
 }
 
 // notFound is a 404 that tells a person how to find a container by name.
