@@ -12,8 +12,12 @@
 # the options that once held lines (stream or untilTime with tailLines);
 # TestBenchReconciler, the mirror's initial sync of 1,000 containers (on a
 # test-owned daemon of its own, benchrec), memory per mirrored container and a
-# consistent list of 10,000 (filled from the fake engine). TestBench's last
-# watch phase paces 50 changes a second.
+# consistent list of 10,000 (filled from the fake engine); TestBenchExec,
+# exec sessions of `cat` in one busybox container, straight through Docker's
+# exec API and through the server's containers/exec (WebSocket), directly and
+# through kube-apiserver (the same control plane): keystroke round trips on a
+# terminal, and bulk stdin/stdout throughput. TestBench's last watch phase
+# paces 50 changes a second.
 #
 #   hack/bench.sh
 #
@@ -24,16 +28,18 @@
 #
 # Prints a short report per part, also written to _output/bench/issue2.txt
 # (mirror), _output/bench/issue3.txt (logs), _output/bench/issue9-faults.txt
-# (faults), _output/bench/issue9-memory.txt (memory) and
-# _output/bench/issue11.txt (reconciler); the full test log is
-# _output/bench/bench.log.
+# (faults), _output/bench/issue9-memory.txt (memory),
+# _output/bench/issue11.txt (reconciler) and _output/bench/issue12.txt (exec);
+# the full test log is _output/bench/bench.log.
 #
 # Env (defaults in brackets):
 #   CA_BENCH_ONLY [all]         all, mirror (TestBench), logs (TestBenchLogs),
-#                               faults (TestBenchFaults), memory (TestBenchTailMemory)
-#                               or reconciler (TestBenchReconciler)
+#                               faults (TestBenchFaults), memory (TestBenchTailMemory),
+#                               reconciler (TestBenchReconciler) or exec (TestBenchExec)
 #   CA_BENCH_TAIL_MB [40]       size of the tail memory benchmark's log, 10^6 bytes
-#   CA_BENCH_AGGREGATED [1]     0: no control plane, so no kube-apiserver log paths
+#   CA_BENCH_AGGREGATED [1]     0: no control plane, so no kube-apiserver log or exec paths
+#   CA_BENCH_EXEC_KEYS [300]    keystrokes timed per exec path (after 20 warm-up)
+#   CA_BENCH_EXEC_MB [64]       size of the exec bulk transfer through cat, MiB
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
 #   CA_BENCH_LIST_WARMUP [5]    CA_BENCH_LIST_ITERATIONS [50]
 #   CA_BENCH_OPS [200]          CA_BENCH_PAUSERS [4]
@@ -57,13 +63,14 @@ bin=$out/bench.test
 
 [[ $# -eq 0 ]] || ca_die "usage: ${0##*/} (no arguments; see the header for the environment)"
 case ${CA_BENCH_ONLY:-all} in
-all) tests='^TestBench(Logs|Faults|TailMemory|Reconciler)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt" "$out/issue9-memory.txt" "$out/issue11.txt") ;;
+all) tests='^TestBench(Logs|Faults|TailMemory|Reconciler|Exec)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt" "$out/issue9-memory.txt" "$out/issue11.txt" "$out/issue12.txt") ;;
 mirror) tests='^TestBench$' reports=("$out/issue2.txt") ;;
 logs) tests='^TestBenchLogs$' reports=("$out/issue3.txt") ;;
 faults) tests='^TestBenchFaults$' reports=("$out/issue9-faults.txt") ;;
 memory) tests='^TestBenchTailMemory$' reports=("$out/issue9-memory.txt") ;;
 reconciler) tests='^TestBenchReconciler$' reports=("$out/issue11.txt") ;;
-*) ca_die "CA_BENCH_ONLY must be all, mirror, logs, faults, memory or reconciler, got '$CA_BENCH_ONLY'" ;;
+exec) tests='^TestBenchExec$' reports=("$out/issue12.txt") ;;
+*) ca_die "CA_BENCH_ONLY must be all, mirror, logs, faults, memory, reconciler or exec, got '$CA_BENCH_ONLY'" ;;
 esac
 ca_require_root "the benchmark's private dockerd"
 command -v go >/dev/null || ca_die "go not found"
@@ -122,10 +129,10 @@ host=$("$hack/start-test-dockerd.sh" "$daemon" {lockfd}>&- | tail -n 1)
 [[ $host == unix://* ]] || ca_die "start-test-dockerd.sh gave no socket (got '$host')"
 "$hack/build-busybox-image.sh" -H "$host"
 
-# The log benchmark's kube-apiserver paths: the e2e control plane, its
-# server built without -race and reading the same daemon.
-if [[ $tests == *Logs* && ${CA_BENCH_AGGREGATED:-1} != 0 ]]; then
-	ca_log "starting the control plane (etcd, kube-apiserver, a second server) for the aggregated log paths"
+# The log and exec benchmarks' kube-apiserver paths: the e2e control plane,
+# its server built without -race and reading the same daemon.
+if [[ ($tests == *Logs* || $tests == *Exec*) && ${CA_BENCH_AGGREGATED:-1} != 0 ]]; then
+	ca_log "starting the control plane (etcd, kube-apiserver, a second server) for the aggregated log and exec paths"
 	e2e_env=$(CA_E2E_RACE=0 CA_E2E_REQUEST_TIMEOUT=60s DOCKER_HOST=$host "$hack/e2e-up.sh" {lockfd}>&- | tail -n 1)
 	[[ -s $e2e_env ]] || ca_die "hack/e2e-up.sh gave no env file (got '$e2e_env')"
 fi
@@ -137,7 +144,7 @@ ca_log "running the benchmark ${CA_BENCH_ONLY:-all} (log: $log)"
 	CA_BENCH=1 CA_BENCH_DOCKER_HOST=$host \
 		CA_BENCH_REPORT=$out/issue2.txt CA_BENCH_LOGS_REPORT=$out/issue3.txt \
 		CA_BENCH_FAULTS_REPORT=$out/issue9-faults.txt CA_BENCH_TAILMEM_REPORT=$out/issue9-memory.txt \
-		CA_BENCH_RECONCILER_REPORT=$out/issue11.txt \
+		CA_BENCH_RECONCILER_REPORT=$out/issue11.txt CA_BENCH_EXEC_REPORT=$out/issue12.txt \
 		CA_BENCH_E2E_ENV=$e2e_env \
 		exec "$bin" -test.run "$tests" -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-30m}"
 ) >"$log" 2>&1 {lockfd}>&- &
