@@ -220,6 +220,13 @@ func Chromium() (string, error) {
 // Start serves the page, starts the refusing proxy and launches Chromium.
 func Start(ctx context.Context, t testing.TB, opts Options) (*Session, error) {
 	t.Helper()
+	return start(ctx, t, opts, pageHTML, nil)
+}
+
+// start serves html (a page that takes its parameters from the URL fragment)
+// with opts' parameters and extra ones, and launches Chromium on it.
+func start(ctx context.Context, t testing.TB, opts Options, html string, extra url.Values) (*Session, error) {
+	t.Helper()
 	target, err := url.Parse(opts.URL)
 	if err != nil || (target.Scheme != "wss" && target.Scheme != "ws") || target.Hostname() == "" {
 		return nil, fmt.Errorf("browser: Options.URL must be a ws:// or wss:// URL, got %q", opts.URL)
@@ -245,7 +252,7 @@ func Start(ctx context.Context, t testing.TB, opts Options) (*Session, error) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		_, _ = io.WriteString(w, pageHTML)
+		_, _ = io.WriteString(w, html)
 	})
 	mux.HandleFunc("POST /event", func(w http.ResponseWriter, r *http.Request) {
 		var e struct{ Type string }
@@ -301,6 +308,11 @@ func Start(ctx context.Context, t testing.TB, opts Options) (*Session, error) {
 	}
 	for _, p := range opts.Probes {
 		frag.Add("probe", p)
+	}
+	for k, vs := range extra {
+		for _, v := range vs {
+			frag.Add(k, v)
+		}
 	}
 	pageURL := s.page.URL + "/#" + frag.Encode()
 
