@@ -70,13 +70,15 @@ func (r *ExecREST) Connect(ctx context.Context, name string, options runtime.Obj
 	if err := findContainer(ctx, r.Store, name, ValidateExecOptions(opts)); err != nil {
 		return nil, err
 	}
+	// The namespace is in ctx only: the handler's request does not carry it.
+	ns, _ := genericapirequest.NamespaceFrom(ctx)
 	resource := containers.Resource("containers")
 	eopts := engine.ExecOptions{
 		Command: opts.Command, Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr && !opts.TTY,
 		TTY: opts.TTY, User: opts.User, WorkingDir: opts.WorkingDir, Env: opts.Env,
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if err := r.authorizeCreate(req, name); err != nil {
+		if err := r.authorizeCreate(req, ns, name); err != nil {
 			responder.Error(err)
 			return
 		}
@@ -109,8 +111,11 @@ func (r *ExecREST) Connect(ctx context.Context, name string, options runtime.Obj
 // authorizeCreate asks for the create verb on a GET upgrade. The request's
 // own check was get (a WebSocket upgrade is a GET), but running a command
 // writes to the container: as for pods/exec since Kubernetes 1.35, a role
-// that grants only get on containers/exec must not open a shell.
-func (r *ExecREST) authorizeCreate(req *http.Request, name string) error {
+// that grants only get on containers/exec must not open a shell. ns is the
+// request's namespace from Connect's ctx: the apiserver adds it there, not to
+// req's context, and without it the check would be cluster-wide (a RoleBinding
+// of the exec role in the namespace would not count).
+func (r *ExecREST) authorizeCreate(req *http.Request, ns, name string) error {
 	if r.Authorizer == nil || req.Method != http.MethodGet {
 		return nil
 	}
@@ -119,7 +124,6 @@ func (r *ExecREST) authorizeCreate(req *http.Request, name string) error {
 	if !ok {
 		return nil // unauthenticated paths are refused before here
 	}
-	ns, _ := genericapirequest.NamespaceFrom(ctx)
 	attrs := authorizer.AttributesRecord{
 		User: u, Verb: "create", Namespace: ns, APIGroup: containers.GroupName, APIVersion: "v1alpha1",
 		Resource: "containers", Subresource: "exec", Name: name, ResourceRequest: true, Path: req.URL.Path,
