@@ -60,7 +60,8 @@ func ExecInBrowser(ctx context.Context, t testing.TB, opts Options, in ExecInput
 }
 
 // ExitCode reads the exec status the page received on channel 3: 0 for
-// Success, N for a NonZeroExitCode Failure with an ExitCode cause N. Any
+// Success, N for a NonZeroExitCode Failure with an ExitCode cause N (in
+// JSON {"reason":"ExitCode","message":"N"}, as kubelet sends it). Any
 // other status (or none) is an error.
 func (r Result) ExitCode() (int, error) {
 	if r.ErrorChannel == "" {
@@ -69,7 +70,11 @@ func (r Result) ExitCode() (int, error) {
 	var st struct {
 		Status, Reason, Message string
 		Details                 *struct {
-			Causes []struct{ Type, Message string }
+			// metav1.StatusCause's Type is "reason" in JSON.
+			Causes []struct {
+				Type    string `json:"reason"`
+				Message string `json:"message"`
+			}
 		}
 	}
 	if err := json.Unmarshal([]byte(r.ErrorChannel), &st); err != nil {

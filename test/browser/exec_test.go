@@ -103,9 +103,8 @@ func TestExecInBrowser(t *testing.T) {
 	if want := "/ # echo héllo\r\n31 97\r\necho héllo\r\n"; r.Stdout != want {
 		t.Errorf("stdout %q, want %q", r.Stdout, want)
 	}
-	// The fake's status has causes with a reason, not a type: no exit code.
-	if code, err := r.ExitCode(); err == nil {
-		t.Errorf("exit code %d from a status without an ExitCode cause", code)
+	if code, err := r.ExitCode(); err != nil || code != 5 {
+		t.Errorf("exit code %d (%v), want 5", code, err)
 	}
 }
 
@@ -126,8 +125,9 @@ func TestExecInBrowserRefused(t *testing.T) {
 func TestResultExitCode(t *testing.T) {
 	for status, want := range map[string]int{
 		`{"status":"Success"}`: 0,
-		`{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"type":"ExitCode","message":"5"}]}}`: 5,
-		`{"status":"Failure","reason":"InternalError","message":"boom"}`:                                           -1,
+		`{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"5"}]}}`: 5,
+		`{"status":"Failure","reason":"NonZeroExitCode","details":{"causes":[{"type":"ExitCode","message":"5"}]}}`:   -1,
+		`{"status":"Failure","reason":"InternalError","message":"boom"}`:                                             -1,
 		``: -1,
 	} {
 		got, err := Result{ErrorChannel: status}.ExitCode()
