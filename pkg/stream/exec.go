@@ -180,7 +180,10 @@ func (x *execIO) stdin(s *session, payload io.Reader) error {
 		x.buf = make([]byte, stdinBufferSize)
 	}
 	for {
-		n, err := payload.Read(x.buf)
+		// Whole pieces: a message's bytes arrive in several reads (the
+		// frame header's read takes part of it), and one write each to
+		// Docker's connection costs a wakeup of dockerd and the command.
+		n, err := readPiece(payload, x.buf)
 		if n > 0 && x.stdinOpen {
 			// While the command holds the client back, the client's silence
 			// is ours: no keep-alive deadline until it has read.
@@ -199,6 +202,21 @@ func (x *execIO) stdin(s *session, payload io.Reader) error {
 			return err
 		}
 	}
+}
+
+// readPiece fills p from r, stopping early only at an error (io.EOF: the
+// message ended). Unlike io.ReadFull it passes r's own errors on unchanged:
+// a base64 decoder's io.ErrUnexpectedEOF is bad input, not a short piece.
+func readPiece(r io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // transportReader remembers the connection's read error, to tell a broken

@@ -126,6 +126,12 @@ func upgradeAndRun(w http.ResponseWriter, req *http.Request, opts Options, proto
 		// for the server's reasons (shutdown), or a client timeout would be
 		// mistaken for one. Client messages are small: 1 KiB is plenty.
 		ReadBufferSize: 1 << 10,
+		// A whole message, framed, in one buffer: gorilla writes its buffer
+		// and the rest of a larger message separately, and each write to a
+		// TLS connection is its own record and system call. Pooled, so a
+		// session holds the buffer only while it writes a message.
+		WriteBufferSize: writeBufferSize,
+		WriteBufferPool: &writeBufferPool,
 		// Any origin: the apiserver has authenticated and authorized the
 		// request before it gets here, and browsers (our GUI among them)
 		// always send an Origin that differs from the API server's host.
@@ -162,6 +168,13 @@ func upgradeAndRun(w http.ResponseWriter, req *http.Request, opts Options, proto
 	}
 	s.run(copier)
 }
+
+// writeBufferSize holds the largest data message: MaxMessageSize bytes of
+// output and the channel byte, base64-encoded (the larger framing).
+var writeBufferSize = base64.StdEncoding.EncodedLen(1 + MaxMessageSize)
+
+// writeBufferPool lends every session its write buffer, message by message.
+var writeBufferPool sync.Pool
 
 // session is one WebSocket stream. Three goroutines take part:
 //
