@@ -285,8 +285,18 @@ func (p *execProcess) Run(ctx context.Context, s engine.ExecStreams) (int, error
 		// Dropped by the client before API 1.42.
 		opts.ConsoleSize = &[2]uint{uint(size.Height), uint(size.Width)}
 	}
+	// Output without a TTY is batched as a log's is (see LogStream.Copy):
+	// a burst goes out in large messages, and whatever is there goes out
+	// before a read would wait. With a TTY every read goes out at once: a
+	// keystroke's echo must not wait for readGap.
+	var hooks *ReadHooks
+	attachCtx := ctx
+	if !p.opts.TTY {
+		hooks = &ReadHooks{}
+		attachCtx = WithReadHooks(ctx, hooks)
+	}
 	// The upgrade itself does not watch ctx; Docker answers it at once.
-	resp, err := p.d.cli.ContainerExecAttach(ctx, p.execID, opts)
+	resp, err := p.d.cli.ContainerExecAttach(attachCtx, p.execID, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
@@ -300,6 +310,7 @@ func (p *execProcess) Run(ctx context.Context, s engine.ExecStreams) (int, error
 	}
 	r.stdout = &clientWriter{r: r, w: s.Stdout}
 	r.stderr = &clientWriter{r: r, w: s.Stderr}
+	r.hooks = hooks
 	defer r.finish()
 	return r.run(size)
 }
@@ -355,6 +366,9 @@ type execRun struct {
 	// stdout and stderr are the client's writers; only Run's goroutine
 	// writes, so head, headLen and writeErr need no lock.
 	stdout, stderr *clientWriter
+	// hooks, without a TTY, flush the output's batch before a read of the
+	// connection blocks; only Run's goroutine uses them.
+	hooks *ReadHooks
 	head           [headSize]byte
 	headLen        int
 	writeErr       error
@@ -406,7 +420,7 @@ func (r *execRun) run(size *engine.TerminalSize) (int, error) {
 		buf := make([]byte, execBufferSize)
 		_, _ = io.CopyBuffer(r.stdout, onlyReader{out}, buf)
 	} else {
-		_, err := stdcopy.StdCopy(r.stdout, r.stderr, engineReader{out})
+		err := r.copyFrames(out)
 		var broken engineReadError
 		if err != nil && r.writeErr == nil && !errors.As(err, &broken) {
 			// Not a frame: Docker's own error (a systemerr frame, from
@@ -425,6 +439,27 @@ func (r *execRun) run(size *engine.TerminalSize) (int, error) {
 		return r.clientGone(false)
 	}
 	return code, err
+}
+
+// copyFrames demultiplexes the output of a command without a TTY, in
+// batches: stdcopy writes one Docker frame (one write of the command) at a
+// time.
+func (r *execRun) copyFrames(out io.Reader) error {
+	b := &batch{stdout: r.stdout, stderr: r.stderr}
+	var body io.Reader = engineReader{out}
+	if r.hooks.Attached() {
+		r.hooks.BeforeBlock = b.flush
+		r.hooks.Arm()
+		defer r.hooks.Disarm()
+	} else {
+		// No connection of ours calls the hooks (a TCP host): flush before
+		// every read instead, since any read may block.
+		body = flushingReader{body, b}
+	}
+	if _, err := stdcopy.StdCopy(b.writer(false), b.writer(true), body); err != nil {
+		return err
+	}
+	return b.flush()
 }
 
 // finish ends Run: the goroutines are told, the connection and stdin are
