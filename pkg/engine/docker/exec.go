@@ -368,10 +368,10 @@ type execRun struct {
 	stdout, stderr *clientWriter
 	// hooks, without a TTY, flush the output's batch before a read of the
 	// connection blocks; only Run's goroutine uses them.
-	hooks *ReadHooks
-	head           [headSize]byte
-	headLen        int
-	writeErr       error
+	hooks    *ReadHooks
+	head     [headSize]byte
+	headLen  int
+	writeErr error
 
 	closeOnce, hangupOnce, gateOnce sync.Once
 	closed                          atomic.Bool   // the connection was closed by us
