@@ -98,6 +98,23 @@ type LogStream interface {
 	Close() error
 }
 
+// RunChange is what happened to a followed container between two of its
+// runs (followRestarts): how the previous run ended and when the next began,
+// in the engine's clock.
+type RunChange struct {
+	ExitCode   int
+	FinishedAt time.Time // when the previous run's output ended; zero when unknown
+	StartedAt  time.Time
+}
+
+// RunNotifier is implemented by a LogStream opened with followRestarts.
+// OnRunChange, called before Copy, sets f: Copy calls it in its own goroutine
+// between two runs, after the old run's output and before the new one's. An
+// error from f ends Copy with that error.
+type RunNotifier interface {
+	OnRunChange(f func(RunChange) error)
+}
+
 // ExecOptions are what to run in a container (the exec subresource's
 // options, as pods/exec's).
 type ExecOptions struct {

@@ -28,6 +28,9 @@ const (
 	channelStderr byte = 2
 	channelError  byte = 3
 	channelResize byte = 4
+	// channelEvent carries a log's events (followRestarts) as JSON, one
+	// object per message, on the channel protocols (see EventWriter).
+	channelEvent byte = 5
 	// channelClose starts v5's CLOSE signal: [255, channel] half-closes that
 	// channel (for us: stdin).
 	channelClose byte = 255
@@ -520,7 +523,7 @@ func (s *session) runCopier(copier Copier) {
 	}()
 	var stdout, stderr io.Writer
 	if s.proto.channels {
-		stdout, stderr = s.newWriter(channelStdout), s.newWriter(channelStderr)
+		stdout, stderr = eventWriter{s.newWriter(channelStdout)}, s.newWriter(channelStderr)
 	} else {
 		stdout = s.newWriter(0)
 		stderr = stdout
@@ -530,6 +533,26 @@ func (s *session) runCopier(copier Copier) {
 
 func (s *session) newWriter(channel byte) *wsWriter {
 	return &wsWriter{s: s, channel: channel}
+}
+
+// EventWriter is implemented by a copier's stdout when the transport carries
+// events apart from the output: the WebSocket channel protocols, on channel
+// 5. WriteEvent sends v as one JSON message there.
+type EventWriter interface {
+	io.Writer
+	WriteEvent(v any) error
+}
+
+// eventWriter is stdout on a channel protocol.
+type eventWriter struct{ *wsWriter }
+
+func (w eventWriter) WriteEvent(v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = (&wsWriter{s: w.s, channel: channelEvent}).Write(body)
+	return err
 }
 
 // wsWriter is the copier's stdout or stderr on a WebSocket.

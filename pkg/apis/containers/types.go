@@ -154,14 +154,15 @@ const (
 type ContainerLogOptions struct {
 	metav1.TypeMeta
 
-	Follow       bool
-	TailLines    *int64
-	SinceSeconds *int64
-	SinceTime    *metav1.Time
-	UntilTime    *metav1.Time
-	Timestamps   bool
-	LimitBytes   *int64
-	Stream       string
+	Follow         bool
+	FollowRestarts bool
+	TailLines      *int64
+	SinceSeconds   *int64
+	SinceTime      *metav1.Time
+	UntilTime      *metav1.Time
+	Timestamps     bool
+	LimitBytes     *int64
+	Stream         string
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

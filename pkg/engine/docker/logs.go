@@ -45,11 +45,16 @@ func (l *Logs) OpenLogs(ctx context.Context, id string, opts *containers.Contain
 		limit:  -1,
 		hooks:  &ReadHooks{},
 	}
+	// A follow whose untilTime has passed has nothing to wait for.
+	s.follow = opts.Follow && (s.window.until.IsZero() || s.window.until.After(time.Now()))
+	if s.follow && opts.FollowRestarts && !s.window.empty {
+		// Before the log is opened, so that no run is missed; without the
+		// hooks, which only Copy's goroutine may run.
+		s.runs = l.watchRuns(ctx, id, &in)
+	}
 	// Every Docker request of the stream dials a connection that calls the
 	// hooks: the copier flushes its batch there (see Copy).
 	ctx = WithReadHooks(ctx, s.hooks)
-	// A follow whose untilTime has passed has nothing to wait for.
-	s.follow = opts.Follow && (s.window.until.IsZero() || s.window.until.After(time.Now()))
 	if opts.LimitBytes != nil {
 		s.limit = *opts.LimitBytes
 	}
@@ -64,6 +69,7 @@ func (l *Logs) OpenLogs(ctx context.Context, id string, opts *containers.Contain
 	o := s.dockerOptions(s.follow, tailOf(opts.TailLines), unixOrEmpty(s.window.since), opts.Timestamps)
 	body, err := l.d.cli.ContainerLogs(ctx, id, o)
 	if err != nil {
+		_ = s.Close()
 		return nil, l.logError(id, err)
 	}
 	s.setBody(body)
@@ -110,6 +116,10 @@ type LogStream struct {
 	// goroutine in Copy uses it.
 	limit        int64
 	windowedTail bool // see logwindow.go
+	// runs follows the container's runs with followRestarts (logrestart.go);
+	// nil otherwise. onRunChange is set before Copy.
+	runs        *runWatch
+	onRunChange func(engine.RunChange) error
 	// hooks flush batch before a read of Docker's stream blocks; batch holds
 	// the output of the reads since. Set up by Copy; only its goroutine
 	// uses batch.
@@ -156,12 +166,18 @@ func (s *LogStream) setBody(body io.ReadCloser) bool {
 func (s *LogStream) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.closed && s.runs != nil {
+		s.runs.cancel() // Copy's wait for the next run returns
+	}
 	s.closed = true
 	if s.body != nil {
 		return s.body.Close()
 	}
 	return nil
 }
+
+// OnRunChange sets what Copy calls between two runs (engine.RunNotifier).
+func (s *LogStream) OnRunChange(f func(engine.RunChange) error) { s.onRunChange = f }
 
 // errLimitReached ends a copy once limitBytes have been written.
 var errLimitReached = errors.New("limitBytes reached")
@@ -214,11 +230,17 @@ func (s *LogStream) Copy(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	s.hooks.Arm()
 	defer s.hooks.Disarm()
+	if s.runs != nil {
+		defer s.runs.stop()
+	}
 	var err error
 	if s.windowedTail {
 		err = s.copyWindowedTail(ctx)
 	} else {
 		err = s.copyBody()
+	}
+	if err == nil && s.runs != nil {
+		err = s.followRuns(ctx)
 	}
 	switch {
 	case errors.Is(err, errLimitReached):

@@ -710,6 +710,13 @@ func schema_pkg_apis_containers_v1alpha1_ContainerLogOptions(ref common.Referenc
 							Format:      "",
 						},
 					},
+					"followRestarts": {
+						SchemaProps: spec.SchemaProps{
+							Description: "FollowRestarts, with follow, goes on through stops, starts and restarts of the container, and ends only when it is removed or the client leaves. Between runs the stream carries one marker line (and, on WebSocket channel protocols, an event on channel 5); after a restart only the new run's output follows.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
 					"tailLines": {
 						SchemaProps: spec.SchemaProps{
 							Description: "TailLines shows only the last N lines (N >= 0) before following.",

@@ -31,7 +31,7 @@ func addStrictQueryConversion(scheme *runtime.Scheme) error {
 			if err := Convert_url_Values_To_v1alpha1_ContainerLogOptions(in, out, scope); err != nil {
 				return err
 			}
-			setBools(*in, map[string]*bool{"follow": &out.Follow, "timestamps": &out.Timestamps})
+			setBools(*in, map[string]*bool{"follow": &out.Follow, "followRestarts": &out.FollowRestarts, "timestamps": &out.Timestamps})
 			return nil
 		})
 	if err != nil {
@@ -87,7 +87,7 @@ func checkLogQuery(q url.Values) error {
 		}
 		return v[0], true
 	}
-	problems := checkBools(q, "follow", "timestamps")
+	problems := checkBools(q, "follow", "followRestarts", "timestamps")
 	for _, name := range []string{"tailLines", "sinceSeconds", "limitBytes"} {
 		if v, ok := first(name); ok {
 			if _, err := strconv.ParseInt(v, 10, 64); err != nil {

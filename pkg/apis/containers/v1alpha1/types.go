@@ -208,6 +208,13 @@ type ContainerLogOptions struct {
 	// Follow keeps streaming until the container stops or the client leaves.
 	// +optional
 	Follow bool `json:"follow,omitempty"`
+	// FollowRestarts, with follow, goes on through stops, starts and
+	// restarts of the container, and ends only when it is removed or the
+	// client leaves. Between runs the stream carries one marker line (and,
+	// on WebSocket channel protocols, an event on channel 5); after a restart
+	// only the new run's output follows.
+	// +optional
+	FollowRestarts bool `json:"followRestarts,omitempty"`
 	// TailLines shows only the last N lines (N >= 0) before following.
 	// +optional
 	TailLines *int64 `json:"tailLines,omitempty"`

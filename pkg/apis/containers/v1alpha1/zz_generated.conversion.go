@@ -698,6 +698,7 @@ func Convert_containers_ContainerList_To_v1alpha1_ContainerList(in *containers.C
 
 func autoConvert_v1alpha1_ContainerLogOptions_To_containers_ContainerLogOptions(in *ContainerLogOptions, out *containers.ContainerLogOptions, s conversion.Scope) error {
 	out.Follow = in.Follow
+	out.FollowRestarts = in.FollowRestarts
 	out.TailLines = (*int64)(unsafe.Pointer(in.TailLines))
 	out.SinceSeconds = (*int64)(unsafe.Pointer(in.SinceSeconds))
 	out.SinceTime = (*v1.Time)(unsafe.Pointer(in.SinceTime))
@@ -715,6 +716,7 @@ func Convert_v1alpha1_ContainerLogOptions_To_containers_ContainerLogOptions(in *
 
 func autoConvert_containers_ContainerLogOptions_To_v1alpha1_ContainerLogOptions(in *containers.ContainerLogOptions, out *ContainerLogOptions, s conversion.Scope) error {
 	out.Follow = in.Follow
+	out.FollowRestarts = in.FollowRestarts
 	out.TailLines = (*int64)(unsafe.Pointer(in.TailLines))
 	out.SinceSeconds = (*int64)(unsafe.Pointer(in.SinceSeconds))
 	out.SinceTime = (*v1.Time)(unsafe.Pointer(in.SinceTime))
@@ -739,6 +741,13 @@ func autoConvert_url_Values_To_v1alpha1_ContainerLogOptions(in *url.Values, out 
 		}
 	} else {
 		out.Follow = false
+	}
+	if values, ok := map[string][]string(*in)["followRestarts"]; ok && len(values) > 0 {
+		if err := runtime.Convert_Slice_string_To_bool(&values, &out.FollowRestarts, s); err != nil {
+			return err
+		}
+	} else {
+		out.FollowRestarts = false
 	}
 	if values, ok := map[string][]string(*in)["tailLines"]; ok && len(values) > 0 {
 		if err := runtime.Convert_Slice_string_To_Pointer_int64(&values, &out.TailLines, s); err != nil {

@@ -82,6 +82,9 @@ func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Obje
 			// Closing the engine stream is what interrupts a blocked read.
 			stop := context.AfterFunc(ctx, func() { _ = logs.Close() })
 			defer stop()
+			if rn, ok := logs.(engine.RunNotifier); ok && opts.FollowRestarts {
+				rn.OnRunChange(func(c engine.RunChange) error { return writeRunChange(stdout, c, opts.Timestamps) })
+			}
 			return registry.StatusError(logs.Copy(ctx, stdout, stderr), resource, name)
 		})
 	}), nil
@@ -131,6 +134,12 @@ func ValidateLogOptions(o *containers.ContainerLogOptions) error {
 	}
 	if o.SinceTime != nil && o.UntilTime != nil && !o.UntilTime.After(o.SinceTime.Time) {
 		problems = append(problems, "untilTime must be after sinceTime")
+	}
+	if o.FollowRestarts && !o.Follow {
+		problems = append(problems, "followRestarts needs follow=true")
+	}
+	if o.FollowRestarts && o.UntilTime != nil {
+		problems = append(problems, "followRestarts follows without end and cannot be combined with untilTime")
 	}
 	switch o.Stream {
 	case "", containers.LogStreamAll, containers.LogStreamStdout, containers.LogStreamStderr:

@@ -1,0 +1,63 @@
+package container
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
+)
+
+// RunEvent is a log's event between two runs of a container
+// (followRestarts), as channel 5 of the WebSocket channel protocols carries
+// it: {"type":"Restarted","exitCode":137,"finishedAt":"...","startedAt":"..."}.
+// Times are RFC 3339 with nanoseconds, in the engine's clock.
+type RunEvent struct {
+	Type       string     `json:"type"` // "Restarted"
+	ExitCode   int        `json:"exitCode"`
+	FinishedAt *time.Time `json:"finishedAt,omitempty"` // when the previous run's output ended
+	StartedAt  time.Time  `json:"startedAt"`
+}
+
+// markerPrefix starts every marker line, so a reader can tell it from the
+// container's own output.
+const markerPrefix = "--- containers-apiserver: "
+
+// runMarker is the text line written between two runs, e.g.
+//
+//	--- containers-apiserver: exited with code 137 at 2026-12-02T10:04:05.123456789Z, started again at 2026-12-02T10:04:06.2Z ---
+//
+// prefixed with the start time and a space when the client asked for
+// timestamps, as Docker prefixes lines.
+func runMarker(c engine.RunChange, timestamps bool) []byte {
+	var b []byte
+	if timestamps {
+		b = append(c.StartedAt.UTC().AppendFormat(b, time.RFC3339Nano), ' ')
+	}
+	b = fmt.Appendf(b, "%sexited with code %d", markerPrefix, c.ExitCode)
+	if !c.FinishedAt.IsZero() {
+		b = append(b, " at "...)
+		b = c.FinishedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	}
+	b = append(b, ", started again at "...)
+	b = c.StartedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, " ---\n"...)
+}
+
+// writeRunChange passes a change between runs to the client: the marker
+// line on stdout, and the event on an event channel when there is one.
+func writeRunChange(stdout io.Writer, c engine.RunChange, timestamps bool) error {
+	if ew, ok := stdout.(stream.EventWriter); ok {
+		ev := RunEvent{Type: "Restarted", ExitCode: c.ExitCode, StartedAt: c.StartedAt.UTC()}
+		if !c.FinishedAt.IsZero() {
+			t := c.FinishedAt.UTC()
+			ev.FinishedAt = &t
+		}
+		if err := ew.WriteEvent(ev); err != nil {
+			return err
+		}
+	}
+	_, err := stdout.Write(runMarker(c, timestamps))
+	return err
+}
