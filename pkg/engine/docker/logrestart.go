@@ -54,16 +54,19 @@ func (l *Logs) watchRuns(ctx context.Context, id string, in *container.InspectRe
 	w := &runWatch{}
 	since := time.Now()
 	if st := in.State; st != nil {
-		started, finished := parseTime(st.StartedAt), parseTime(st.FinishedAt)
+		// To the nanosecond (parseTime keeps seconds): a start truncated
+		// to its second could take the previous run's die for this run's.
+		started, serr := time.Parse(time.RFC3339Nano, st.StartedAt)
+		finished, ferr := time.Parse(time.RFC3339Nano, st.FinishedAt)
 		w.exitCode = st.ExitCode
 		switch {
 		case st.Running || st.Restarting:
 			w.running = st.Running
-			if started != nil {
-				w.runStart, since = started.Time, started.Time
+			if serr == nil && started.Year() > 1 {
+				w.runStart, since = started, started
 			}
-		case finished != nil:
-			w.boundary, since = finished.Time, finished.Time
+		case ferr == nil && finished.Year() > 1:
+			w.boundary, since = finished, finished
 		}
 	}
 	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
