@@ -243,8 +243,14 @@ func (c completedConfig) New() (*Server, error) {
 		// The predecessor's name; kube-apiserver treats only "log" as long-running.
 		"containers/logs":     logREST,
 		"containernamespaces": namespacesREST,
-		"images":              imagesREST,
-		"volumes":             volumesREST,
+		"containernamespaces/log": &containernamespace.LogREST{
+			Namespaces: namespacesREST.Store, Containers: ctrStore, Ready: ctrMirror.Ready, Source: eng.Logs, Stream: ec.Stream,
+			ConvertField: func(label, value string) (string, string, error) {
+				return Scheme.ConvertFieldLabel(v1alpha1.SchemeGroupVersion.WithKind("Container"), label, value)
+			},
+		},
+		"images":  imagesREST,
+		"volumes": volumesREST,
 	}
 	for name, s := range requests.NewStorage(reqStores, requests.Options{Ready: ctrMirror.Ready, OnCreate: requestCtl.Submit}) {
 		storage[name] = s

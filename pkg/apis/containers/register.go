@@ -28,7 +28,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&Container{}, &ContainerList{},
 		&ContainerNamespace{}, &ContainerNamespaceList{},
-		&ContainerLogOptions{}, &ContainerExecOptions{},
+		&ContainerLogOptions{}, &ContainerExecOptions{}, &ContainerNamespaceLogOptions{},
 		&Image{}, &ImageList{},
 		&Volume{}, &VolumeList{},
 		&ContainerCreateRequest{}, &ContainerCreateRequestList{},

@@ -167,6 +167,36 @@ type ContainerLogOptions struct {
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
+// ContainerNamespaceLogOptions are the query parameters of the
+// containernamespaces/log subresource: the merged logs of the containers
+// the selectors match. v1alpha1.ContainerNamespaceLogOptions documents each
+// field.
+type ContainerNamespaceLogOptions struct {
+	metav1.TypeMeta
+
+	LabelSelector  string
+	FieldSelector  string
+	Follow         bool
+	FollowRestarts bool
+	TailLines      *int64
+	SinceSeconds   *int64
+	SinceTime      *metav1.Time
+	Timestamps     bool
+	LimitBytes     *int64
+	Stream         string
+}
+
+// LogOptions are the options of one matched container's log.
+func (o *ContainerNamespaceLogOptions) LogOptions() *ContainerLogOptions {
+	return &ContainerLogOptions{
+		Follow: o.Follow, FollowRestarts: o.FollowRestarts, TailLines: o.TailLines,
+		SinceSeconds: o.SinceSeconds, SinceTime: o.SinceTime, Timestamps: o.Timestamps,
+		LimitBytes: o.LimitBytes, Stream: o.Stream,
+	}
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
 // ContainerExecOptions are the query parameters of the containers/exec
 // subresource. v1alpha1.ContainerExecOptions documents each field.
 type ContainerExecOptions struct {

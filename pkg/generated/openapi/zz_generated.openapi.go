@@ -45,6 +45,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ContainerLogOptions{}.OpenAPIModelName():          schema_pkg_apis_containers_v1alpha1_ContainerLogOptions(ref),
 		v1alpha1.ContainerNamespace{}.OpenAPIModelName():           schema_pkg_apis_containers_v1alpha1_ContainerNamespace(ref),
 		v1alpha1.ContainerNamespaceList{}.OpenAPIModelName():       schema_pkg_apis_containers_v1alpha1_ContainerNamespaceList(ref),
+		v1alpha1.ContainerNamespaceLogOptions{}.OpenAPIModelName(): schema_pkg_apis_containers_v1alpha1_ContainerNamespaceLogOptions(ref),
 		v1alpha1.ContainerPort{}.OpenAPIModelName():                schema_pkg_apis_containers_v1alpha1_ContainerPort(ref),
 		v1alpha1.ContainerSpec{}.OpenAPIModelName():                schema_pkg_apis_containers_v1alpha1_ContainerSpec(ref),
 		v1alpha1.ContainerStatus{}.OpenAPIModelName():              schema_pkg_apis_containers_v1alpha1_ContainerStatus(ref),
@@ -852,6 +853,104 @@ func schema_pkg_apis_containers_v1alpha1_ContainerNamespaceList(ref common.Refer
 		},
 		Dependencies: []string{
 			v1alpha1.ContainerNamespace{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_ContainerNamespaceLogOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ContainerNamespaceLogOptions are the query parameters of the containernamespaces/log subresource: the logs of every container the selectors match, merged, each line prefixed with the container's Docker name and \" | \" (compose style). The other fields mean what they mean for containers/log, per container (tailLines: the last N lines of each).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"labelSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LabelSelector selects containers by their labels, e.g. com.docker.compose.project=web.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"fieldSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "FieldSelector selects containers by the fields containers support, e.g. status.name=web-db-1.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"follow": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Follow keeps streaming: containers that start matching (and running) later join, removed ones leave. Without follow the lines of all containers come in timestamp order.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"followRestarts": {
+						SchemaProps: spec.SchemaProps{
+							Description: "FollowRestarts, with follow, keeps each container in the stream through its stops and restarts, with a marker line between runs.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"tailLines": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TailLines shows only the last N lines (N >= 0) of each container.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"sinceSeconds": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SinceSeconds shows only lines newer than this many seconds (>= 1).",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"sinceTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SinceTime shows only lines newer than this time (RFC 3339).",
+							Ref:         ref(v1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"timestamps": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Timestamps puts each line's RFC 3339 nano timestamp after the prefix.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"limitBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LimitBytes stops the stream after this many bytes (>= 1) in all.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"stream": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Stream is All (default), Stdout or Stderr.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.Time{}.OpenAPIModelName()},
 	}
 }
 

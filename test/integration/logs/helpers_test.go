@@ -108,12 +108,18 @@ func (e *env) logs(id string, q url.Values) string {
 // dial opens a WebSocket to the log endpoint with the given subprotocols.
 func (e *env) dial(id string, q url.Values, protocols ...string) (*websocket.Conn, string) {
 	e.t.Helper()
+	return e.dialURL(e.logURL(id, "log", q), protocols...)
+}
+
+// dialURL opens a WebSocket to an https URL with the given subprotocols.
+func (e *env) dialURL(u string, protocols ...string) (*websocket.Conn, string) {
+	e.t.Helper()
 	d := websocket.Dialer{
 		TLSClientConfig:  &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test server
 		Subprotocols:     protocols,
 		HandshakeTimeout: deadline,
 	}
-	u := strings.Replace(e.logURL(id, "log", q), "https://", "wss://", 1)
+	u = strings.Replace(u, "https://", "wss://", 1)
 	h := http.Header{"Authorization": {"Bearer " + e.s.Token}}
 	conn, resp, err := d.Dial(u, h)
 	if err != nil {

@@ -37,6 +37,21 @@ func addStrictQueryConversion(scheme *runtime.Scheme) error {
 	if err != nil {
 		return err
 	}
+	err = scheme.AddConversionFunc((*url.Values)(nil), (*ContainerNamespaceLogOptions)(nil),
+		func(a, b interface{}, scope conversion.Scope) error {
+			in, out := a.(*url.Values), b.(*ContainerNamespaceLogOptions)
+			if err := checkLogQuery(*in); err != nil {
+				return err
+			}
+			if err := Convert_url_Values_To_v1alpha1_ContainerNamespaceLogOptions(in, out, scope); err != nil {
+				return err
+			}
+			setBools(*in, map[string]*bool{"follow": &out.Follow, "followRestarts": &out.FollowRestarts, "timestamps": &out.Timestamps})
+			return nil
+		})
+	if err != nil {
+		return err
+	}
 	return scheme.AddConversionFunc((*url.Values)(nil), (*ContainerExecOptions)(nil),
 		func(a, b interface{}, scope conversion.Scope) error {
 			in, out := a.(*url.Values), b.(*ContainerExecOptions)

@@ -243,6 +243,54 @@ type ContainerLogOptions struct {
 // +k8s:conversion-gen:explicit-from=net/url.Values
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
+// ContainerNamespaceLogOptions are the query parameters of the
+// containernamespaces/log subresource: the logs of every container the
+// selectors match, merged, each line prefixed with the container's Docker
+// name and " | " (compose style). The other fields mean what they mean for
+// containers/log, per container (tailLines: the last N lines of each).
+type ContainerNamespaceLogOptions struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// LabelSelector selects containers by their labels, e.g.
+	// com.docker.compose.project=web.
+	// +optional
+	LabelSelector string `json:"labelSelector,omitempty"`
+	// FieldSelector selects containers by the fields containers support,
+	// e.g. status.name=web-db-1.
+	// +optional
+	FieldSelector string `json:"fieldSelector,omitempty"`
+	// Follow keeps streaming: containers that start matching (and running)
+	// later join, removed ones leave. Without follow the lines of all
+	// containers come in timestamp order.
+	// +optional
+	Follow bool `json:"follow,omitempty"`
+	// FollowRestarts, with follow, keeps each container in the stream
+	// through its stops and restarts, with a marker line between runs.
+	// +optional
+	FollowRestarts bool `json:"followRestarts,omitempty"`
+	// TailLines shows only the last N lines (N >= 0) of each container.
+	// +optional
+	TailLines *int64 `json:"tailLines,omitempty"`
+	// SinceSeconds shows only lines newer than this many seconds (>= 1).
+	// +optional
+	SinceSeconds *int64 `json:"sinceSeconds,omitempty"`
+	// SinceTime shows only lines newer than this time (RFC 3339).
+	// +optional
+	SinceTime *metav1.Time `json:"sinceTime,omitempty"`
+	// Timestamps puts each line's RFC 3339 nano timestamp after the prefix.
+	// +optional
+	Timestamps bool `json:"timestamps,omitempty"`
+	// LimitBytes stops the stream after this many bytes (>= 1) in all.
+	// +optional
+	LimitBytes *int64 `json:"limitBytes,omitempty"`
+	// Stream is All (default), Stdout or Stderr.
+	// +optional
+	Stream string `json:"stream,omitempty"`
+}
+
+// +k8s:conversion-gen:explicit-from=net/url.Values
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
 // ContainerExecOptions are the query parameters of the containers/exec
 // subresource: a command to run in a running container (docker exec). The
 // parameters carry pods/exec's names (PodExecOptions), so kubectl's and

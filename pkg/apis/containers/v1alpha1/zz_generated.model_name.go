@@ -82,6 +82,11 @@ func (in ContainerNamespaceList) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerNamespaceLogOptions) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerNamespaceLogOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ContainerPort) OpenAPIModelName() string {
 	return "io.rancherdesktop.containers.v1alpha1.ContainerPort"
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/logmerge"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
 )
@@ -83,7 +84,7 @@ func (r *LogREST) Connect(ctx context.Context, name string, options runtime.Obje
 			stop := context.AfterFunc(ctx, func() { _ = logs.Close() })
 			defer stop()
 			if rn, ok := logs.(engine.RunNotifier); ok && opts.FollowRestarts {
-				rn.OnRunChange(func(c engine.RunChange) error { return writeRunChange(stdout, c, opts.Timestamps) })
+				rn.OnRunChange(func(c engine.RunChange) error { return logmerge.WriteRunChange(stdout, c, opts.Timestamps) })
 			}
 			return registry.StatusError(logs.Copy(ctx, stdout, stderr), resource, name)
 		})

@@ -1,4 +1,4 @@
-package container
+package logmerge
 
 import (
 	"bytes"
@@ -22,8 +22,8 @@ func TestRunMarker(t *testing.T) {
 		{c, true, "2026-12-02T09:04:06.2Z --- containers-apiserver: exited with code 137 at 2026-12-02T10:04:05.123456789Z, started again at 2026-12-02T09:04:06.2Z ---\n"},
 		{engine.RunChange{ExitCode: 0, StartedAt: start}, false, "--- containers-apiserver: exited with code 0, started again at 2026-12-02T09:04:06.2Z ---\n"},
 	} {
-		if got := string(runMarker(tc.c, tc.timestamps)); got != tc.want {
-			t.Errorf("runMarker(%+v, %v) = %q, want %q", tc.c, tc.timestamps, got, tc.want)
+		if got := string(RunMarker(tc.c, tc.timestamps)); got != tc.want {
+			t.Errorf("RunMarker(%+v, %v) = %q, want %q", tc.c, tc.timestamps, got, tc.want)
 		}
 	}
 }
@@ -42,11 +42,11 @@ func (e *eventSink) WriteEvent(v any) error {
 func TestWriteRunChange(t *testing.T) {
 	c := engine.RunChange{ExitCode: 3, FinishedAt: time.Unix(10, 5), StartedAt: time.Unix(11, 0)}
 	var plain bytes.Buffer
-	if err := writeRunChange(&plain, c, false); err != nil || plain.String() != string(runMarker(c, false)) {
+	if err := WriteRunChange(&plain, c, false); err != nil || plain.String() != string(RunMarker(c, false)) {
 		t.Errorf("plain: %q %v", plain.String(), err)
 	}
 	var sink eventSink
-	if err := writeRunChange(&sink, c, false); err != nil || sink.String() != string(runMarker(c, false)) {
+	if err := WriteRunChange(&sink, c, false); err != nil || sink.String() != string(RunMarker(c, false)) {
 		t.Errorf("channels: text %q %v", sink.String(), err)
 	}
 	if len(sink.events) != 1 {

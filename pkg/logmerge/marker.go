@@ -1,4 +1,8 @@
-package container
+// Package logmerge writes container logs for clients beyond what one
+// engine stream gives: the marker between two runs of a container
+// (followRestarts), and the merged logs of many containers, in timestamp
+// order or as they come, each line prefixed with the container's name.
+package logmerge
 
 import (
 	"fmt"
@@ -14,7 +18,10 @@ import (
 // it: {"type":"Restarted","exitCode":137,"finishedAt":"...","startedAt":"..."}.
 // Times are RFC 3339 with nanoseconds, in the engine's clock.
 type RunEvent struct {
-	Type       string     `json:"type"` // "Restarted"
+	Type string `json:"type"` // "Restarted"
+	// Container and Name say whose run changed, in merged logs.
+	Container  string     `json:"container,omitempty"`
+	Name       string     `json:"name,omitempty"`
 	ExitCode   int        `json:"exitCode"`
 	FinishedAt *time.Time `json:"finishedAt,omitempty"` // when the previous run's output ended
 	StartedAt  time.Time  `json:"startedAt"`
@@ -24,13 +31,13 @@ type RunEvent struct {
 // container's own output.
 const markerPrefix = "--- containers-apiserver: "
 
-// runMarker is the text line written between two runs, e.g.
+// RunMarker is the text line written between two runs, e.g.
 //
 //	--- containers-apiserver: exited with code 137 at 2026-12-02T10:04:05.123456789Z, started again at 2026-12-02T10:04:06.2Z ---
 //
 // prefixed with the start time and a space when the client asked for
 // timestamps, as Docker prefixes lines.
-func runMarker(c engine.RunChange, timestamps bool) []byte {
+func RunMarker(c engine.RunChange, timestamps bool) []byte {
 	var b []byte
 	if timestamps {
 		b = append(c.StartedAt.UTC().AppendFormat(b, time.RFC3339Nano), ' ')
@@ -45,11 +52,16 @@ func runMarker(c engine.RunChange, timestamps bool) []byte {
 	return append(b, " ---\n"...)
 }
 
-// writeRunChange passes a change between runs to the client: the marker
+// WriteRunChange passes a change between runs to the client: the marker
 // line on stdout, and the event on an event channel when there is one.
-func writeRunChange(stdout io.Writer, c engine.RunChange, timestamps bool) error {
+func WriteRunChange(stdout io.Writer, c engine.RunChange, timestamps bool) error {
+	return writeRunChange(stdout, nil, c, "", "", timestamps)
+}
+
+// writeRunChange writes the event, and the marker line after prefix.
+func writeRunChange(stdout io.Writer, prefix []byte, c engine.RunChange, id, name string, timestamps bool) error {
 	if ew, ok := stdout.(stream.EventWriter); ok {
-		ev := RunEvent{Type: "Restarted", ExitCode: c.ExitCode, StartedAt: c.StartedAt.UTC()}
+		ev := RunEvent{Type: "Restarted", Container: id, Name: name, ExitCode: c.ExitCode, StartedAt: c.StartedAt.UTC()}
 		if !c.FinishedAt.IsZero() {
 			t := c.FinishedAt.UTC()
 			ev.FinishedAt = &t
@@ -58,6 +70,6 @@ func writeRunChange(stdout io.Writer, c engine.RunChange, timestamps bool) error
 			return err
 		}
 	}
-	_, err := stdout.Write(runMarker(c, timestamps))
+	_, err := stdout.Write(append(prefix, RunMarker(c, timestamps)...))
 	return err
 }
