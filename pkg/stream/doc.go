@@ -44,8 +44,10 @@
 //   - v5.channel.k8s.io, v4.channel.k8s.io: binary messages, each starting
 //     with a channel byte: 1 stdout, 2 stderr, 3 error. The error channel
 //     carries one metav1.Status as JSON, sent only when the copier fails
-//     (whether or not bytes were sent before). Client messages, including the
-//     v5 CLOSE signal, are ignored: the stream is one-way.
+//     (whether or not bytes were sent before). Channel 5 carries events
+//     that a copier sends with EventWriter (a log's changes between runs),
+//     one JSON object per message. Client messages, including the v5 CLOSE
+//     signal, are ignored: the stream is one-way.
 //   - base64.binary.k8s.io: text messages, each the standard, padded base64
 //     of one piece of output (stdout and stderr merged). Every message decodes
 //     on its own, as with k8s.io/streaming's wsstream.Reader.
