@@ -23,6 +23,7 @@ import (
 // LogREST serves containers/log and containers/logs: a Connecter, so one
 // handler serves both chunked HTTP and WebSocket upgrades.
 type LogREST struct {
+	registry.LogSubresource
 	// Store finds the Container mirror, so unknown names get a 404 before the engine is asked.
 	Store *genericregistry.Store
 	// Ready is nil while the engine is connected; a log request gets 503 otherwise.
@@ -41,19 +42,9 @@ var (
 // New returns the kind the subresource belongs to, as pods/log does.
 func (r *LogREST) New() runtime.Object { return &containers.Container{} }
 
-func (r *LogREST) Destroy() {}
-
 func (r *LogREST) NewConnectOptions() (runtime.Object, bool, string) {
 	return &containers.ContainerLogOptions{}, false, ""
 }
-
-func (r *LogREST) ConnectMethods() []string { return []string{http.MethodGet} }
-
-func (r *LogREST) ProducesMIMETypes(string) []string {
-	return []string{"text/plain", "application/octet-stream"}
-}
-
-func (r *LogREST) ProducesObject(string) interface{} { return "" }
 
 // Connect checks everything that can be checked before a byte is sent, then
 // returns the handler that opens the engine's stream and serves it.

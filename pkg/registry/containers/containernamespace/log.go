@@ -29,6 +29,7 @@ import (
 // LogREST serves containernamespaces/log: the merged logs of the containers
 // that the selectors match (compose style: "name | line").
 type LogREST struct {
+	registry.LogSubresource
 	// Namespaces holds the ContainerNamespaces: an unknown name is a 404.
 	Namespaces *genericregistry.Store
 	// Containers lists and watches the matched Container mirrors.
@@ -51,19 +52,9 @@ var (
 
 func (r *LogREST) New() runtime.Object { return &containers.ContainerNamespace{} }
 
-func (r *LogREST) Destroy() {}
-
 func (r *LogREST) NewConnectOptions() (runtime.Object, bool, string) {
 	return &containers.ContainerNamespaceLogOptions{}, false, ""
 }
-
-func (r *LogREST) ConnectMethods() []string { return []string{http.MethodGet} }
-
-func (r *LogREST) ProducesMIMETypes(string) []string {
-	return []string{"text/plain", "application/octet-stream"}
-}
-
-func (r *LogREST) ProducesObject(string) interface{} { return "" }
 
 // Connect checks the options, the selectors and the namespace, and lists the
 // matched containers, before a byte is sent.
