@@ -126,9 +126,8 @@ func (r *LogREST) follow(ctx context.Context, ns string, m *logmerge.Merge, cs [
 		return err
 	}
 	changes := make(chan logmerge.Change)
-	done := make(chan struct{})
-	defer func() { <-done }()
-	go func() { // ends when the watch is stopped (Follow returned) or ctx ends
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { // ends when the watch ends or Follow has returned (stop)
 		defer close(done)
 		defer close(changes)
 		for ev := range w.ResultChan() {
@@ -139,12 +138,16 @@ func (r *LogREST) follow(ctx context.Context, ns string, m *logmerge.Merge, cs [
 			ch := logmerge.Change{Container: toMerged(c), Running: c.Status.Status == "running", Gone: ev.Type == watch.Deleted}
 			select {
 			case changes <- ch:
-			case <-ctx.Done():
+			case <-stop:
 				return
 			}
 		}
 	}()
-	defer w.Stop() // before waiting for the goroutine
+	defer func() {
+		close(stop)
+		w.Stop()
+		<-done
+	}()
 	return m.Follow(ctx, cs, changes, stdout, stderr)
 }
 
