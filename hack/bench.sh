@@ -29,17 +29,22 @@
 # Prints a short report per part, also written to _output/bench/issue2.txt
 # (mirror), _output/bench/issue3.txt (logs), _output/bench/issue9-faults.txt
 # (faults), _output/bench/issue9-memory.txt (memory),
-# _output/bench/issue11.txt (reconciler) and _output/bench/issue12.txt (exec);
+# _output/bench/issue11.txt (reconciler), _output/bench/issue12.txt (exec) and
+# _output/bench/issue13.txt (merged logs), _output/bench/issue13-paging.txt;
 # the full test log is _output/bench/bench.log.
 #
 # Env (defaults in brackets):
 #   CA_BENCH_ONLY [all]         all, mirror (TestBench), logs (TestBenchLogs),
 #                               faults (TestBenchFaults), memory (TestBenchTailMemory),
-#                               reconciler (TestBenchReconciler) or exec (TestBenchExec)
+#                               reconciler (TestBenchReconciler), exec (TestBenchExec) or
+#                               merged (TestBenchMergedFollow: a merged follow of 50 printers)
+#                               or paging (TestBenchBackwardPaging: pages of a 1 GB log)
 #   CA_BENCH_TAIL_MB [40]       size of the tail memory benchmark's log, 10^6 bytes
 #   CA_BENCH_AGGREGATED [1]     0: no control plane, so no kube-apiserver log or exec paths
 #   CA_BENCH_EXEC_KEYS [300]    keystrokes timed per exec path (after 20 warm-up)
 #   CA_BENCH_EXEC_MB [64]       size of the exec bulk transfer through cat, MiB
+#   CA_BENCH_MERGED_CONTAINERS [50]  CA_BENCH_MERGED_SECONDS [20]  printers and measuring window
+#   CA_BENCH_PAGING_MB [1000]   size of the paging benchmark's log, 10^6 bytes
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
 #   CA_BENCH_LIST_WARMUP [5]    CA_BENCH_LIST_ITERATIONS [50]
 #   CA_BENCH_OPS [200]          CA_BENCH_PAUSERS [4]
@@ -49,7 +54,7 @@
 #   CA_BENCH_LOG_FOLLOW_LINES [300]  CA_BENCH_LOG_FOLLOW_WARMUP [20]
 #   CA_BENCH_LOG_FOLLOW_INTERVAL [0.05]  seconds between the followed lines
 #   CA_BENCH_STRICT=1           fail when a target is missed (default: report only)
-#   CA_BENCH_TIMEOUT [30m]      go test -timeout for the benchmark itself
+#   CA_BENCH_TIMEOUT [90m]      go test -timeout for the benchmark itself
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
@@ -63,14 +68,16 @@ bin=$out/bench.test
 
 [[ $# -eq 0 ]] || ca_die "usage: ${0##*/} (no arguments; see the header for the environment)"
 case ${CA_BENCH_ONLY:-all} in
-all) tests='^TestBench(Logs|Faults|TailMemory|Reconciler|Exec)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt" "$out/issue9-memory.txt" "$out/issue11.txt" "$out/issue12.txt") ;;
+all) tests='^TestBench(Logs|Faults|TailMemory|Reconciler|Exec|MergedFollow|BackwardPaging)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt" "$out/issue9-memory.txt" "$out/issue11.txt" "$out/issue12.txt" "$out/issue13.txt" "$out/issue13-paging.txt") ;;
 mirror) tests='^TestBench$' reports=("$out/issue2.txt") ;;
 logs) tests='^TestBenchLogs$' reports=("$out/issue3.txt") ;;
 faults) tests='^TestBenchFaults$' reports=("$out/issue9-faults.txt") ;;
 memory) tests='^TestBenchTailMemory$' reports=("$out/issue9-memory.txt") ;;
 reconciler) tests='^TestBenchReconciler$' reports=("$out/issue11.txt") ;;
 exec) tests='^TestBenchExec$' reports=("$out/issue12.txt") ;;
-*) ca_die "CA_BENCH_ONLY must be all, mirror, logs, faults, memory, reconciler or exec, got '$CA_BENCH_ONLY'" ;;
+merged) tests='^TestBenchMergedFollow$' reports=("$out/issue13.txt") ;;
+paging) tests='^TestBenchBackwardPaging$' reports=("$out/issue13-paging.txt") ;;
+*) ca_die "CA_BENCH_ONLY must be all, mirror, logs, faults, memory, reconciler, exec, merged or paging, got '$CA_BENCH_ONLY'" ;;
 esac
 ca_require_root "the benchmark's private dockerd"
 command -v go >/dev/null || ca_die "go not found"
@@ -145,8 +152,9 @@ ca_log "running the benchmark ${CA_BENCH_ONLY:-all} (log: $log)"
 		CA_BENCH_REPORT=$out/issue2.txt CA_BENCH_LOGS_REPORT=$out/issue3.txt \
 		CA_BENCH_FAULTS_REPORT=$out/issue9-faults.txt CA_BENCH_TAILMEM_REPORT=$out/issue9-memory.txt \
 		CA_BENCH_RECONCILER_REPORT=$out/issue11.txt CA_BENCH_EXEC_REPORT=$out/issue12.txt \
+		CA_BENCH_MERGED_REPORT=$out/issue13.txt CA_BENCH_PAGING_REPORT=$out/issue13-paging.txt \
 		CA_BENCH_E2E_ENV=$e2e_env \
-		exec "$bin" -test.run "$tests" -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-30m}"
+		exec "$bin" -test.run "$tests" -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-90m}"
 ) >"$log" 2>&1 {lockfd}>&- &
 child=$!
 rc=0

@@ -187,6 +187,11 @@ type machine struct {
 	nproc, cpu, docker, goVersion, kernel string
 }
 
+// String is the report's machine line, without its label.
+func (m machine) String() string {
+	return fmt.Sprintf("nproc=%s, %s, kernel %s; Docker %s; %s", m.nproc, m.cpu, m.kernel, m.docker, m.goVersion)
+}
+
 func machineInfo(ctx context.Context, t *testing.T, dc *client.Client) machine {
 	t.Helper()
 	m := machine{nproc: strconv.Itoa(runtime.NumCPU()), cpu: "unknown", goVersion: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH}
@@ -366,7 +371,7 @@ func (r *report) String() string {
 	var b bytes.Buffer
 	m := r.machine
 	fmt.Fprintf(&b, "containers-apiserver benchmark (hack/bench.sh), %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "machine: nproc=%s, %s, kernel %s; Docker %s; %s\n", m.nproc, m.cpu, m.kernel, m.docker, m.goVersion)
+	fmt.Fprintf(&b, "machine: %s\n", m)
 	fmt.Fprintf(&b, "setup:   %d `docker create`d containers on a test-owned dockerd, created %d at a time in %s;\n",
 		r.containers, r.parallel, r.createTime.Round(100*time.Millisecond))
 	fmt.Fprintf(&b, "         in-process standalone server, ready with all %d mirrors %s after start; client in the same process, HTTPS/2 over loopback\n",

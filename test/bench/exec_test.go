@@ -648,7 +648,7 @@ func (r *execReport) String() string {
 	var b bytes.Buffer
 	m := r.machine
 	fmt.Fprintf(&b, "containers-apiserver exec benchmark (hack/bench.sh), %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "machine: nproc=%s, %s, kernel %s; Docker %s; %s\n", m.nproc, m.cpu, m.kernel, m.docker, m.goVersion)
+	fmt.Fprintf(&b, "machine: %s\n", m)
 	fmt.Fprintf(&b, "setup:   one busybox container (`sleep 3600`) on a test-owned dockerd; in-process standalone server\n")
 	fmt.Fprintf(&b, "         (GET .../containers/ID/exec?command=cat, WebSocket %s, bearer token); all clients in the\n", execProto)
 	fmt.Fprintf(&b, "         same process, over loopback (server: HTTPS), Docker over its unix socket; WebSocket client:\n")

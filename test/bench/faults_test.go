@@ -79,7 +79,7 @@ func (r *faultsReport) String() string {
 	var b bytes.Buffer
 	m, f, o := r.machine, r.restarts, r.opts
 	fmt.Fprintf(&b, "containers-apiserver fault benchmark (hack/bench.sh), %s\n", r.started.UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "machine: nproc=%s, %s, kernel %s; Docker %s; %s\n", m.nproc, m.cpu, m.kernel, m.docker, m.goVersion)
+	fmt.Fprintf(&b, "machine: %s\n", m)
 	fmt.Fprintf(&b, "setup:   test-owned dockerd, in-process standalone server; the scenarios of test/integration/faults\n")
 	fmt.Fprintf(&b, "         load average %s at start, %s at end\n", r.loadStart, r.loadEnd)
 
