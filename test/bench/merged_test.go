@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,7 @@ func TestBenchMergedFollow(t *testing.T) {
 	time.Sleep(mergedSettle) //nolint:forbidigo // a benchmark's measuring window, not a wait for an event
 	d := time.Duration(secs) * time.Second
 	idleSelf, idleDockerd := cpuOver(d, dpid)
+	heapIdle, rssIdle := heapAndRSS(t)
 
 	q := url.Values{"labelSelector": {mergedLabel + "=issue13"}, "follow": {"true"}, "timestamps": {"true"}, "tailLines": {"0"}}
 	u := e.base + "/apis/containers.rancherdesktop.io/v1alpha1/namespaces/" + e.ns + "/containernamespaces/moby/log?" + q.Encode()
@@ -121,6 +123,7 @@ func TestBenchMergedFollow(t *testing.T) {
 	time.Sleep(mergedSettle) //nolint:forbidigo // warm-up window of the follow
 	close(measuring)
 	followSelf, followDockerd := cpuOver(d, dpid)
+	heapFollow, rssFollow := heapAndRSS(t)
 	_ = resp.Body.Close()
 	<-readDone
 
@@ -148,6 +151,10 @@ func TestBenchMergedFollow(t *testing.T) {
 	fmt.Fprintf(&b, "  merged follow:                                           process %5.1f%%  dockerd %5.1f%%\n", pct(followSelf), pct(followDockerd))
 	fmt.Fprintf(&b, "  the follow's cost:                                       process %+5.1f%%  dockerd %+5.1f%%\n",
 		pct(followSelf-idleSelf), pct(followDockerd-idleDockerd))
+	fmt.Fprintf(&b, "\nMemory of this process (live heap after a GC; resident): no follow %.1f MiB / %.1f MiB, during the\n",
+		float64(heapIdle)/(1<<20), float64(rssIdle)/1024)
+	fmt.Fprintf(&b, "follow %.1f MiB / %.1f MiB: the follow holds %+.1f MiB of heap (%.0f KiB per container; the client's latency samples, 8 bytes a line, included)\n",
+		float64(heapFollow)/(1<<20), float64(rssFollow)/1024, float64(heapFollow-heapIdle)/(1<<20), float64(heapFollow-heapIdle)/1024/float64(n))
 	fmt.Fprintf(&b, "\nmerged bench took %s\n", time.Since(started).Round(time.Second))
 	writeReport(t, report, b.String())
 }
@@ -157,4 +164,18 @@ func cpuOver(d time.Duration, dpid int) (self, dockerd time.Duration) {
 	s0, d0 := selfCPU(), procCPU(dpid)
 	time.Sleep(d) //nolint:forbidigo // the measuring window
 	return selfCPU() - s0, procCPU(dpid) - d0
+}
+
+// heapAndRSS is this process's live heap after a GC, in bytes, and its
+// resident memory in KiB.
+func heapAndRSS(t *testing.T) (int64, int64) {
+	t.Helper()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	kb, err := procStatusKB(os.Getpid(), "VmRSS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(ms.HeapAlloc), kb
 }
