@@ -253,3 +253,51 @@ func TestMergedLogsRefusals(t *testing.T) {
 		t.Errorf("no match: %q, want an empty log", body)
 	}
 }
+
+// TestMergedLogsFollowRuns: in a merged follow, a container that stops
+// leaves and, started again, comes back from just after its last line
+// (nothing replayed); with followRestarts it stays, with a prefixed marker
+// between its runs.
+func TestMergedLogsFollowRuns(t *testing.T) {
+	e := newEnv(t, testenv.ServerOptions{})
+	for _, restarts := range []bool{false, true} {
+		t.Run(fmt.Sprintf("followRestarts=%v", restarts), func(t *testing.T) {
+			label := "io.rancherdesktop.test.merge=" + testenv.UniqueName(t, "r")
+			id, name := e.runLabeled(label, waiter...)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*deadline)
+			defer cancel()
+			q := url.Values{"labelSelector": {label}, "follow": {"true"}}
+			if restarts {
+				q.Set("followRestarts", "true")
+			}
+			resp := e.get(ctx, e.mergedURL(q))
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("follow: %d", resp.StatusCode)
+			}
+			lr := newLineReader(t, bufio.NewReader(resp.Body))
+			lr.until(name + " | start")
+			testenv.MustDocker(t, e.host, "stop", "-t", "10", id)
+			lr.until(name + " | bye")
+			testenv.MustDocker(t, e.host, "start", id)
+			lr.until(name + " | start")
+			testenv.MustDocker(t, e.host, "kill", "-s", "USR1", id)
+			lr.until(name + " | later")
+			var got []string
+			for _, line := range lr.all {
+				_, rest, _ := strings.Cut(line, " | ")
+				if markerRE.MatchString(rest) {
+					rest = "MARKER"
+				}
+				got = append(got, rest)
+			}
+			want := "[start bye start later]"
+			if restarts {
+				want = "[start bye MARKER start later]"
+			}
+			if fmt.Sprint(got) != want {
+				t.Errorf("lines %q, want %s (each line once, in order)", lr.all, want)
+			}
+		})
+	}
+}
