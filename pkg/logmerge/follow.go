@@ -30,6 +30,7 @@ func (m *Merge) Follow(ctx context.Context, cs []Container, changes <-chan Chang
 	defer m.sources.Wait()
 	defer cancel()
 	m.out = newOutput(m.Options, stdout, stderr)
+	m.started = time.Now()
 	shared := make(chan chunk, followQueue)
 	active := map[string]*source{}
 	last := map[string]time.Time{} // the last line's timestamp per container written

@@ -54,7 +54,8 @@ type Merge struct {
 	Width int
 
 	out     *output
-	sources sync.WaitGroup // every source goroutine; Run waits for them
+	sources sync.WaitGroup // every source goroutine; Ordered and Follow wait for them
+	started time.Time      // when Follow began: sinceSeconds counts from it
 }
 
 // chunk is one engine write of a source (or, with ev set, a change between
@@ -99,6 +100,17 @@ func (m *Merge) logOptions(late bool, resume time.Time) *containers.ContainerLog
 	o.LimitBytes = nil // counted over the whole merge
 	if late {
 		o.TailLines = nil
+		if o.SinceSeconds != nil {
+			// Seconds before the request, not before the join; in whole
+			// seconds, so that a huge sinceSeconds cannot overflow (before
+			// 1970 is the whole log, as for one container).
+			secs := m.started.Unix() - *o.SinceSeconds
+			o.SinceSeconds = nil
+			if secs > 0 {
+				t := metav1.NewTime(time.Unix(secs, int64(m.started.Nanosecond())))
+				o.SinceTime = &t
+			}
+		}
 	}
 	if !resume.IsZero() {
 		t := metav1.NewTime(resume.Add(time.Nanosecond))
