@@ -20,7 +20,7 @@ import (
 func (f *fixture) cases() []hcase {
 	var all []hcase
 	for _, group := range [][]hcase{
-		f.nameCases(), f.listCases(), f.logCases(), f.webSocketCases(), f.authCases(),
+		f.nameCases(), f.listCases(), f.logCases(), f.mergedLogCases(), f.webSocketCases(), f.authCases(),
 		f.containerWriteCases(), f.mirrorWriteCases(), f.requestCases(), f.deleteCases(),
 	} {
 		all = append(all, group...)
@@ -224,6 +224,45 @@ func (f *fixture) listCases() []hcase {
 
 // metav1Expired is the reason of a 410.
 const metav1Expired = "Expired"
+
+// mergedLogCases: the merged log (containernamespaces/moby/log) refuses what
+// containers/log refuses, and bad selectors, with a 400 that says why; huge
+// numbers are no problem.
+func (f *fixture) mergedLogCases() []hcase {
+	merged := "containernamespaces/moby/log"
+	only := "fieldSelector=metadata.name%3D" + f.plain
+	plainLines := func(b []byte) error {
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if !strings.HasPrefix(line, "hostile-plain | ") {
+				return fmt.Errorf("line %q is not the plain container's", line)
+			}
+		}
+		return nil
+	}
+	bad := func(query, msg string) hcase {
+		return get("merged log "+query, merged, query).want(400, badRequest, msg)
+	}
+	good := func(query string, check func([]byte) error) hcase {
+		return get("merged log "+query, merged, query).ok(check)
+	}
+	return []hcase{
+		bad("tailLines=-1", "tailLines must be 0 or more"),
+		bad("tailLines=abc", "must be a whole number"),
+		bad("followRestarts=yes", "must be true or false"),
+		bad("followRestarts=true", "followRestarts needs follow=true"),
+		bad("labelSelector=a+in+(b", "invalid selector: labelSelector"),
+		bad("labelSelector="+strings.Repeat("%28", 1000), "invalid selector: labelSelector"),
+		bad("fieldSelector=status.nope%3D1", "invalid selector: fieldSelector"),
+		bad("fieldSelector=status.name", "invalid selector: fieldSelector"),
+		bad("stream=bogus", "stream must be All, Stdout or Stderr"),
+		good(only+"&tailLines=9223372036854775807", plainLines),
+		good(only+"&sinceSeconds=9223372036854775807", plainLines),
+		good(only+"&limitBytes=9223372036854775807", plainLines),
+		good(only+"&sinceTime=9999-12-31T23:59:59Z", bodyIs("")),
+		good("labelSelector=io.rancherdesktop.hostile.none%3D"+strings.Repeat("x", 60), bodyIs("")),
+		get("merged log of an unknown namespace", "containernamespaces/nope/log", "").want(404, notFound, "not found"),
+	}
+}
 
 func (f *fixture) logCases() []hcase {
 	log := "containers/" + f.plain + "/log"
