@@ -51,11 +51,13 @@ func TestBenchMergedFollow(t *testing.T) {
 	s := testenv.StartServer(t, host, testenv.ServerOptions{})
 	e := directEndpoint(t, s)
 
-	// n printers, 100 lines a second each (sleep 0.01 between lines).
+	// n printers, 100 lines a second each. The pause is the shell's own
+	// `read -t 0.01` on a FIFO nobody writes: busybox's sleep is a program,
+	// and 5,000 forks a second would be the whole machine's load.
 	for i := range n {
 		r, err := dc.ContainerCreate(ctx, &container.Config{
 			Image:  testenv.BusyboxImage,
-			Cmd:    []string{"sh", "-c", "i=0; while :; do i=$((i+1)); echo line $i; sleep 0.01; done"},
+			Cmd:    []string{"sh", "-c", "mkfifo /p; exec 3<>/p; i=0; while :; do i=$((i+1)); echo line $i; read -t 0.01 -u 3 x; done"},
 			Labels: map[string]string{mergedLabel: "issue13", benchLabel: "issue13"},
 		}, &container.HostConfig{NetworkMode: "none"}, nil, nil, fmt.Sprintf("bench-merged-%02d", i))
 		if err == nil {
@@ -140,7 +142,7 @@ func TestBenchMergedFollow(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "containers-apiserver merged-log benchmark (hack/bench.sh), %s\n", started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "machine: %s\n", mach)
-	fmt.Fprintf(&b, "setup:   %d busybox containers printing `line N` every 10 ms (sleep 0.01) on a test-owned dockerd;\n", n)
+	fmt.Fprintf(&b, "setup:   %d busybox containers printing `line N` every 10 ms (read -t 0.01) on a test-owned dockerd;\n", n)
 	fmt.Fprintf(&b, "         in-process standalone server; one merged follow (containernamespaces/moby/log?labelSelector=...&follow=true\n")
 	fmt.Fprintf(&b, "         &timestamps=true&tailLines=0) over HTTP/1.1 from this process; load average %s at start, %s at end\n\n", loadStart, loadAvg())
 	fmt.Fprintf(&b, "Latency of each line, from Docker's timestamp (dockerd logged it) to the client reading it, over %s:\n", d)
