@@ -271,3 +271,55 @@ func TestStreamTrailerThroughAggregator(t *testing.T) {
 		})
 	}
 }
+
+// TestMergedFollowOutlivesRequestTimeout: a merged follow
+// (containernamespaces/moby/log) through kube-apiserver keeps flowing past
+// its --request-timeout, as the log-reader role: the subresource is named
+// log, which kube-apiserver treats as long-running.
+func TestMergedFollowOutlivesRequestTimeout(t *testing.T) {
+	e := Get(t)
+	id := e.Container(t, "merged", TickScript)
+	e.WaitMirrored(t, id)
+	q := url.Values{"fieldSelector": {"metadata.name=" + id}, "follow": {"true"}}
+	path := GroupVersionPath + "/namespaces/" + e.Namespace + "/containernamespaces/moby/log?" + q.Encode()
+	for _, proto := range []string{"HTTP/2", "HTTP/1.1"} {
+		t.Run(strings.ReplaceAll(proto, "/", ""), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			start := time.Now()
+			resp, err := (&http.Client{Transport: e.transportFor(t, LogReader, proto)}).Do(e.Request(ctx, LogReader, http.MethodGet, path, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
+				t.Fatalf("GET merged log: %d %s", resp.StatusCode, body)
+			}
+			prefixed, errc := Lines(resp.Body)
+			lines := make(chan string)
+			go func() { // ends with prefixed, which ends with the body
+				defer close(lines)
+				for l := range prefixed {
+					_, rest, ok := strings.Cut(l, " | ")
+					if !ok {
+						rest = "no prefix: " + l
+					}
+					select {
+					case lines <- rest:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+			n, lastAt, ended, err := readTicks(lines, errc, start, e.streamFor())
+			if ended {
+				t.Fatalf("%s merged stream ended after %s (%d ticks): %v", proto, time.Since(start).Round(time.Millisecond), n, err)
+			}
+			if lastAt < e.RequestTimeout+5*time.Second {
+				t.Fatalf("%s: last tick at %s, want lines beyond --request-timeout %s + 5s (%d ticks)", proto, lastAt, e.RequestTimeout, n)
+			}
+			t.Logf("%s merged follow: %d lines in %s, last at %s, still open", proto, n, e.streamFor(), lastAt.Round(time.Millisecond))
+		})
+	}
+}
