@@ -70,7 +70,7 @@ func TestBenchMergedFollow(t *testing.T) {
 	waitMirrorCount(ctx, t, s, n)
 	dpid := dockerdPID(host)
 	// Quiet until they all print; then the cost without a follow.
-	time.Sleep(mergedSettle) //nolint:forbidigo // a benchmark's measuring window, not a wait for an event
+	time.Sleep(mergedSettle) // a measuring window, not a wait for an event
 	d := time.Duration(secs) * time.Second
 	idleSelf, idleDockerd := cpuOver(d, dpid)
 	heapIdle, rssIdle := heapAndRSS(t)
@@ -122,7 +122,7 @@ func TestBenchMergedFollow(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	time.Sleep(mergedSettle) //nolint:forbidigo // warm-up window of the follow
+	time.Sleep(mergedSettle) // the follow's warm-up window
 	close(measuring)
 	followSelf, followDockerd := cpuOver(d, dpid)
 	heapFollow, rssFollow := heapAndRSS(t)
@@ -164,7 +164,7 @@ func TestBenchMergedFollow(t *testing.T) {
 // cpuOver measures this process's and dockerd's CPU time over d.
 func cpuOver(d time.Duration, dpid int) (self, dockerd time.Duration) {
 	s0, d0 := selfCPU(), procCPU(dpid)
-	time.Sleep(d) //nolint:forbidigo // the measuring window
+	time.Sleep(d) // the measuring window
 	return selfCPU() - s0, procCPU(dpid) - d0
 }
 
