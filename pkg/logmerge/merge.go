@@ -77,9 +77,6 @@ type source struct {
 	ch     chan chunk // ordered merge: this source's own queue; closed at its end
 	err    error      // set before ch is closed (ordered merge)
 	cancel context.CancelFunc
-	// last is the timestamp of its last line written; used only by the
-	// merge's goroutine.
-	last time.Time
 }
 
 func (m *Merge) prefix(name string) []byte {
@@ -336,18 +333,6 @@ func (o *output) line(prefix []byte, l line) error {
 		return o.flush()
 	}
 	return nil
-}
-
-// raw adds bytes that are already a whole line (a marker).
-func (o *output) raw(p []byte) error {
-	if len(o.buf) > 0 && o.bufStderr {
-		if err := o.flush(); err != nil {
-			return err
-		}
-	}
-	o.bufStderr = false
-	o.buf = append(o.buf, p...)
-	return o.flush()
 }
 
 // flush writes the batch, cut at limitBytes.

@@ -123,7 +123,7 @@ func stampsAt(ctx context.Context, t *testing.T, dc interface {
 		_, err := stdcopy.StdCopy(pw, pw, rc)
 		pw.CloseWithError(err)
 	}()
-	defer pr.Close()
+	defer func() { _ = pr.Close() }()
 	out := make([]time.Time, len(at))
 	br := bufio.NewReaderSize(pr, 64<<10)
 	var n int64
