@@ -34,7 +34,7 @@ import (
 var servedKinds = []string{
 	"Container", "ContainerList",
 	"ContainerNamespace", "ContainerNamespaceList",
-	"ContainerLogOptions", "ContainerExecOptions",
+	"ContainerLogOptions", "ContainerExecOptions", "ContainerNamespaceLogOptions",
 	"Image", "ImageList",
 	"Volume", "VolumeList",
 	"ContainerCreateRequest", "ContainerCreateRequestList",
@@ -144,6 +144,10 @@ func TestEveryKindIsRoundTripped(t *testing.T) {
 // back as the same options, and must not be refused by the strict check.
 func TestLogOptionsQueryRoundTrip(t *testing.T) {
 	queryRoundTrip(t, func() runtime.Object { return &containers.ContainerLogOptions{} })
+}
+
+func TestNamespaceLogOptionsQueryRoundTrip(t *testing.T) {
+	queryRoundTrip(t, func() runtime.Object { return &containers.ContainerNamespaceLogOptions{} })
 }
 
 func TestExecOptionsQueryRoundTrip(t *testing.T) {
