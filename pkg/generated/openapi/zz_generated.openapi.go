@@ -33,6 +33,8 @@ import (
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
+		v1alpha1.BlockIOStats{}.OpenAPIModelName():                 schema_pkg_apis_containers_v1alpha1_BlockIOStats(ref),
+		v1alpha1.CPUStats{}.OpenAPIModelName():                     schema_pkg_apis_containers_v1alpha1_CPUStats(ref),
 		v1alpha1.Container{}.OpenAPIModelName():                    schema_pkg_apis_containers_v1alpha1_Container(ref),
 		v1alpha1.ContainerAction{}.OpenAPIModelName():              schema_pkg_apis_containers_v1alpha1_ContainerAction(ref),
 		v1alpha1.ContainerCondition{}.OpenAPIModelName():           schema_pkg_apis_containers_v1alpha1_ContainerCondition(ref),
@@ -48,6 +50,10 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ContainerNamespaceLogOptions{}.OpenAPIModelName(): schema_pkg_apis_containers_v1alpha1_ContainerNamespaceLogOptions(ref),
 		v1alpha1.ContainerPort{}.OpenAPIModelName():                schema_pkg_apis_containers_v1alpha1_ContainerPort(ref),
 		v1alpha1.ContainerSpec{}.OpenAPIModelName():                schema_pkg_apis_containers_v1alpha1_ContainerSpec(ref),
+		v1alpha1.ContainerStats{}.OpenAPIModelName():               schema_pkg_apis_containers_v1alpha1_ContainerStats(ref),
+		v1alpha1.ContainerStatsList{}.OpenAPIModelName():           schema_pkg_apis_containers_v1alpha1_ContainerStatsList(ref),
+		v1alpha1.ContainerStatsOptions{}.OpenAPIModelName():        schema_pkg_apis_containers_v1alpha1_ContainerStatsOptions(ref),
+		v1alpha1.ContainerStatsStatus{}.OpenAPIModelName():         schema_pkg_apis_containers_v1alpha1_ContainerStatsStatus(ref),
 		v1alpha1.ContainerStatus{}.OpenAPIModelName():              schema_pkg_apis_containers_v1alpha1_ContainerStatus(ref),
 		v1alpha1.Image{}.OpenAPIModelName():                        schema_pkg_apis_containers_v1alpha1_Image(ref),
 		v1alpha1.ImageList{}.OpenAPIModelName():                    schema_pkg_apis_containers_v1alpha1_ImageList(ref),
@@ -60,6 +66,8 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.ImagePushRequestSpec{}.OpenAPIModelName():         schema_pkg_apis_containers_v1alpha1_ImagePushRequestSpec(ref),
 		v1alpha1.ImagePushRequestStatus{}.OpenAPIModelName():       schema_pkg_apis_containers_v1alpha1_ImagePushRequestStatus(ref),
 		v1alpha1.ImageStatus{}.OpenAPIModelName():                  schema_pkg_apis_containers_v1alpha1_ImageStatus(ref),
+		v1alpha1.MemoryStats{}.OpenAPIModelName():                  schema_pkg_apis_containers_v1alpha1_MemoryStats(ref),
+		v1alpha1.NetworkStats{}.OpenAPIModelName():                 schema_pkg_apis_containers_v1alpha1_NetworkStats(ref),
 		v1alpha1.PortBinding{}.OpenAPIModelName():                  schema_pkg_apis_containers_v1alpha1_PortBinding(ref),
 		v1alpha1.RequestStatus{}.OpenAPIModelName():                schema_pkg_apis_containers_v1alpha1_RequestStatus(ref),
 		v1alpha1.TransferProgress{}.OpenAPIModelName():             schema_pkg_apis_containers_v1alpha1_TransferProgress(ref),
@@ -125,6 +133,66 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		runtime.TypeMeta{}.OpenAPIModelName():                      schema_k8sio_apimachinery_pkg_runtime_TypeMeta(ref),
 		runtime.Unknown{}.OpenAPIModelName():                       schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
 		version.Info{}.OpenAPIModelName():                          schema_k8sio_apimachinery_pkg_version_Info(ref),
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_BlockIOStats(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BlockIOStats is a container's block device traffic since it started, over all devices. Writes count once the kernel writes them to the device, not when they enter the page cache.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"readBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ReadBytes is the bytes read from block devices.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"writeBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WriteBytes is the bytes written to block devices.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+				},
+				Required: []string{"readBytes", "writeBytes"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_CPUStats(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "CPUStats is a container's CPU use.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"usageNanoCores": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UsageNanoCores is the CPU rate between this sample and the one before (for the first sample: since the container started), in billionths of a core: 1000000000 is one core busy.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"usageCoreNanoSeconds": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UsageCoreNanoSeconds is the CPU time used since the container started, in nanoseconds, all cores together.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+				},
+				Required: []string{"usageNanoCores", "usageCoreNanoSeconds"},
+			},
+		},
 	}
 }
 
@@ -1007,6 +1075,205 @@ func schema_pkg_apis_containers_v1alpha1_ContainerSpec(ref common.ReferenceCallb
 	}
 }
 
+func schema_pkg_apis_containers_v1alpha1_ContainerStats(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ContainerStats is the latest resource use of one running container, like a row of `docker stats`. The object's name is the container's ID; its labels are the container's (those that are valid Kubernetes labels). It exists while the container runs: the server creates it within one --stats-interval of the start, updates it every interval and deletes it when the container stops. Read-only.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is the latest sample.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.ContainerStatsStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ContainerStatsStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_ContainerStatsList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ContainerStatsList is a list of ContainerStats.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1alpha1.ContainerStats{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.ContainerStats{}.OpenAPIModelName(), v1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_ContainerStatsOptions(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ContainerStatsOptions are the query parameters of the containers/stats subresource: the samples the server keeps of a running container (the last 15 minutes by default), as newline-delimited JSON, one ContainerStatsStatus per line, oldest first.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"sinceSeconds": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SinceSeconds returns only the samples of the last N seconds (N >= 1); without it, every sample kept.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"follow": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Follow goes on streaming each new sample until the container stops or the client leaves.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_ContainerStatsStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ContainerStatsStatus is one sample of a container's resource use. Counters (usageCoreNanoSeconds, network, blockIO) are totals since the container started; the others are values at timestamp.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the container's Docker name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"timestamp": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Timestamp is when the engine read the sample (RFC 3339, microseconds).",
+							Ref:         ref(v1.MicroTime{}.OpenAPIModelName()),
+						},
+					},
+					"cpu": {
+						SchemaProps: spec.SchemaProps{
+							Description: "CPU is the container's CPU use.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.CPUStats{}.OpenAPIModelName()),
+						},
+					},
+					"memory": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Memory is the container's memory use.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.MemoryStats{}.OpenAPIModelName()),
+						},
+					},
+					"network": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Network is the traffic of all the container's network interfaces.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.NetworkStats{}.OpenAPIModelName()),
+						},
+					},
+					"blockIO": {
+						SchemaProps: spec.SchemaProps{
+							Description: "BlockIO is the container's block device traffic.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1alpha1.BlockIOStats{}.OpenAPIModelName()),
+						},
+					},
+					"pids": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Pids is the number of processes and threads in the container.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+				},
+				Required: []string{"name", "timestamp", "cpu", "memory", "network", "blockIO", "pids"},
+			},
+		},
+		Dependencies: []string{
+			v1alpha1.BlockIOStats{}.OpenAPIModelName(), v1alpha1.CPUStats{}.OpenAPIModelName(), v1alpha1.MemoryStats{}.OpenAPIModelName(), v1alpha1.NetworkStats{}.OpenAPIModelName(), v1.MicroTime{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_containers_v1alpha1_ContainerStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1718,6 +1985,74 @@ func schema_pkg_apis_containers_v1alpha1_ImageStatus(ref common.ReferenceCallbac
 		},
 		Dependencies: []string{
 			v1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_MemoryStats(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "MemoryStats is a container's memory use.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"usageBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UsageBytes is the container's memory cgroup usage, page cache included.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"workingSetBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WorkingSetBytes is usageBytes minus the inactive file cache, as kubelet computes it; `docker stats` shows this as MEM USAGE.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"limitBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LimitBytes is the container's memory limit; the host's memory when it has none.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+				},
+				Required: []string{"usageBytes", "workingSetBytes", "limitBytes"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_containers_v1alpha1_NetworkStats(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "NetworkStats is a container's network traffic since it started, over all its interfaces (0 for a container on the host's network or none).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"rxBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RxBytes is the bytes received.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"txBytes": {
+						SchemaProps: spec.SchemaProps{
+							Description: "TxBytes is the bytes sent.",
+							Default:     0,
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+				},
+				Required: []string{"rxBytes", "txBytes"},
+			},
+		},
 	}
 }
 

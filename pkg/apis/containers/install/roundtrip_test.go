@@ -35,6 +35,7 @@ var servedKinds = []string{
 	"Container", "ContainerList",
 	"ContainerNamespace", "ContainerNamespaceList",
 	"ContainerLogOptions", "ContainerExecOptions", "ContainerNamespaceLogOptions",
+	"ContainerStats", "ContainerStatsList", "ContainerStatsOptions",
 	"Image", "ImageList",
 	"Volume", "VolumeList",
 	"ContainerCreateRequest", "ContainerCreateRequestList",
@@ -148,6 +149,10 @@ func TestLogOptionsQueryRoundTrip(t *testing.T) {
 
 func TestNamespaceLogOptionsQueryRoundTrip(t *testing.T) {
 	queryRoundTrip(t, func() runtime.Object { return &containers.ContainerNamespaceLogOptions{} })
+}
+
+func TestStatsOptionsQueryRoundTrip(t *testing.T) {
+	queryRoundTrip(t, func() runtime.Object { return &containers.ContainerStatsOptions{} })
 }
 
 func TestExecOptionsQueryRoundTrip(t *testing.T) {

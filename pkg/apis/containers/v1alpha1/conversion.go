@@ -52,6 +52,27 @@ func addStrictQueryConversion(scheme *runtime.Scheme) error {
 	if err != nil {
 		return err
 	}
+	err = scheme.AddConversionFunc((*url.Values)(nil), (*ContainerStatsOptions)(nil),
+		func(a, b interface{}, scope conversion.Scope) error {
+			in, out := a.(*url.Values), b.(*ContainerStatsOptions)
+			problems := checkBools(*in, "follow")
+			if v := (*in)["sinceSeconds"]; len(v) > 0 {
+				if _, err := strconv.ParseInt(v[0], 10, 64); err != nil {
+					problems = append(problems, fmt.Sprintf("sinceSeconds must be a whole number, got %q", v[0]))
+				}
+			}
+			if len(problems) > 0 {
+				return fmt.Errorf("invalid stats options: %s", strings.Join(problems, "; "))
+			}
+			if err := Convert_url_Values_To_v1alpha1_ContainerStatsOptions(in, out, scope); err != nil {
+				return err
+			}
+			setBools(*in, map[string]*bool{"follow": &out.Follow})
+			return nil
+		})
+	if err != nil {
+		return err
+	}
 	return scheme.AddConversionFunc((*url.Values)(nil), (*ContainerExecOptions)(nil),
 		func(a, b interface{}, scope conversion.Scope) error {
 			in, out := a.(*url.Values), b.(*ContainerExecOptions)

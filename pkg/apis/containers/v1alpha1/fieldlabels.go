@@ -23,6 +23,11 @@ var ImageSelectableFields = slices.Sorted(maps.Keys(containers.ImageFields))
 // metadata.name and metadata.namespace (containers.VolumeFields).
 var VolumeSelectableFields = slices.Sorted(maps.Keys(containers.VolumeFields))
 
+// ContainerStatsSelectableFields are the field selectors containerstats
+// accept besides metadata.name and metadata.namespace
+// (containers.ContainerStatsFields).
+var ContainerStatsSelectableFields = slices.Sorted(maps.Keys(containers.ContainerStatsFields))
+
 // addFieldLabelConversions teaches the scheme the field selectors of each
 // kind; without it the API machinery rejects them with 400 before storage
 // sees them.
@@ -31,12 +36,16 @@ func addFieldLabelConversions(scheme *runtime.Scheme) error {
 		"Container":              ContainerSelectableFields,
 		"Image":                  ImageSelectableFields,
 		"Volume":                 VolumeSelectableFields,
+		"ContainerStats":         ContainerStatsSelectableFields,
 		"ContainerCreateRequest": nil,
 		"ImagePullRequest":       nil,
 		"ImagePushRequest":       nil,
 		"VolumeCreateRequest":    nil,
 	} {
 		resource := strings.ToLower(kind) + "s"
+		if kind == "ContainerStats" {
+			resource = "containerstats"
+		}
 		err := scheme.AddFieldLabelConversionFunc(SchemeGroupVersion.WithKind(kind),
 			func(label, value string) (string, string, error) {
 				if label == "metadata.name" || label == "metadata.namespace" || slices.Contains(extra, label) {

@@ -33,6 +33,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Container{}, &ContainerList{},
 		&ContainerNamespace{}, &ContainerNamespaceList{},
 		&ContainerLogOptions{}, &ContainerExecOptions{}, &ContainerNamespaceLogOptions{},
+		&ContainerStats{}, &ContainerStatsList{}, &ContainerStatsOptions{},
 		&Image{}, &ImageList{},
 		&Volume{}, &VolumeList{},
 		&ContainerCreateRequest{}, &ContainerCreateRequestList{},

@@ -38,6 +38,26 @@ func init() {
 // RegisterConversions adds conversion functions to the given scheme.
 // Public to allow building arbitrary schemes.
 func RegisterConversions(s *runtime.Scheme) error {
+	if err := s.AddGeneratedConversionFunc((*BlockIOStats)(nil), (*containers.BlockIOStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_BlockIOStats_To_containers_BlockIOStats(a.(*BlockIOStats), b.(*containers.BlockIOStats), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.BlockIOStats)(nil), (*BlockIOStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_BlockIOStats_To_v1alpha1_BlockIOStats(a.(*containers.BlockIOStats), b.(*BlockIOStats), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*CPUStats)(nil), (*containers.CPUStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_CPUStats_To_containers_CPUStats(a.(*CPUStats), b.(*containers.CPUStats), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.CPUStats)(nil), (*CPUStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_CPUStats_To_v1alpha1_CPUStats(a.(*containers.CPUStats), b.(*CPUStats), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*Container)(nil), (*containers.Container)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_Container_To_containers_Container(a.(*Container), b.(*containers.Container), scope)
 	}); err != nil {
@@ -188,6 +208,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*ContainerStats)(nil), (*containers.ContainerStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ContainerStats_To_containers_ContainerStats(a.(*ContainerStats), b.(*containers.ContainerStats), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ContainerStats)(nil), (*ContainerStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ContainerStats_To_v1alpha1_ContainerStats(a.(*containers.ContainerStats), b.(*ContainerStats), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ContainerStatsList)(nil), (*containers.ContainerStatsList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ContainerStatsList_To_containers_ContainerStatsList(a.(*ContainerStatsList), b.(*containers.ContainerStatsList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ContainerStatsList)(nil), (*ContainerStatsList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ContainerStatsList_To_v1alpha1_ContainerStatsList(a.(*containers.ContainerStatsList), b.(*ContainerStatsList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ContainerStatsOptions)(nil), (*containers.ContainerStatsOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ContainerStatsOptions_To_containers_ContainerStatsOptions(a.(*ContainerStatsOptions), b.(*containers.ContainerStatsOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ContainerStatsOptions)(nil), (*ContainerStatsOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ContainerStatsOptions_To_v1alpha1_ContainerStatsOptions(a.(*containers.ContainerStatsOptions), b.(*ContainerStatsOptions), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ContainerStatsStatus)(nil), (*containers.ContainerStatsStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_ContainerStatsStatus_To_containers_ContainerStatsStatus(a.(*ContainerStatsStatus), b.(*containers.ContainerStatsStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.ContainerStatsStatus)(nil), (*ContainerStatsStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_ContainerStatsStatus_To_v1alpha1_ContainerStatsStatus(a.(*containers.ContainerStatsStatus), b.(*ContainerStatsStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*ContainerStatus)(nil), (*containers.ContainerStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_ContainerStatus_To_containers_ContainerStatus(a.(*ContainerStatus), b.(*containers.ContainerStatus), scope)
 	}); err != nil {
@@ -308,6 +368,26 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*MemoryStats)(nil), (*containers.MemoryStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_MemoryStats_To_containers_MemoryStats(a.(*MemoryStats), b.(*containers.MemoryStats), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.MemoryStats)(nil), (*MemoryStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_MemoryStats_To_v1alpha1_MemoryStats(a.(*containers.MemoryStats), b.(*MemoryStats), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*NetworkStats)(nil), (*containers.NetworkStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1alpha1_NetworkStats_To_containers_NetworkStats(a.(*NetworkStats), b.(*containers.NetworkStats), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*containers.NetworkStats)(nil), (*NetworkStats)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_containers_NetworkStats_To_v1alpha1_NetworkStats(a.(*containers.NetworkStats), b.(*NetworkStats), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*PortBinding)(nil), (*containers.PortBinding)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1alpha1_PortBinding_To_containers_PortBinding(a.(*PortBinding), b.(*containers.PortBinding), scope)
 	}); err != nil {
@@ -423,7 +503,52 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*url.Values)(nil), (*ContainerStatsOptions)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_url_Values_To_v1alpha1_ContainerStatsOptions(a.(*url.Values), b.(*ContainerStatsOptions), scope)
+	}); err != nil {
+		return err
+	}
 	return nil
+}
+
+func autoConvert_v1alpha1_BlockIOStats_To_containers_BlockIOStats(in *BlockIOStats, out *containers.BlockIOStats, s conversion.Scope) error {
+	*out = *(*containers.BlockIOStats)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_BlockIOStats_To_containers_BlockIOStats is an autogenerated conversion function.
+func Convert_v1alpha1_BlockIOStats_To_containers_BlockIOStats(in *BlockIOStats, out *containers.BlockIOStats, s conversion.Scope) error {
+	return autoConvert_v1alpha1_BlockIOStats_To_containers_BlockIOStats(in, out, s)
+}
+
+func autoConvert_containers_BlockIOStats_To_v1alpha1_BlockIOStats(in *containers.BlockIOStats, out *BlockIOStats, s conversion.Scope) error {
+	*out = *(*BlockIOStats)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_BlockIOStats_To_v1alpha1_BlockIOStats is an autogenerated conversion function.
+func Convert_containers_BlockIOStats_To_v1alpha1_BlockIOStats(in *containers.BlockIOStats, out *BlockIOStats, s conversion.Scope) error {
+	return autoConvert_containers_BlockIOStats_To_v1alpha1_BlockIOStats(in, out, s)
+}
+
+func autoConvert_v1alpha1_CPUStats_To_containers_CPUStats(in *CPUStats, out *containers.CPUStats, s conversion.Scope) error {
+	*out = *(*containers.CPUStats)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_CPUStats_To_containers_CPUStats is an autogenerated conversion function.
+func Convert_v1alpha1_CPUStats_To_containers_CPUStats(in *CPUStats, out *containers.CPUStats, s conversion.Scope) error {
+	return autoConvert_v1alpha1_CPUStats_To_containers_CPUStats(in, out, s)
+}
+
+func autoConvert_containers_CPUStats_To_v1alpha1_CPUStats(in *containers.CPUStats, out *CPUStats, s conversion.Scope) error {
+	*out = *(*CPUStats)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_CPUStats_To_v1alpha1_CPUStats is an autogenerated conversion function.
+func Convert_containers_CPUStats_To_v1alpha1_CPUStats(in *containers.CPUStats, out *CPUStats, s conversion.Scope) error {
+	return autoConvert_containers_CPUStats_To_v1alpha1_CPUStats(in, out, s)
 }
 
 func autoConvert_v1alpha1_Container_To_containers_Container(in *Container, out *containers.Container, s conversion.Scope) error {
@@ -1022,6 +1147,121 @@ func Convert_containers_ContainerSpec_To_v1alpha1_ContainerSpec(in *containers.C
 	return autoConvert_containers_ContainerSpec_To_v1alpha1_ContainerSpec(in, out, s)
 }
 
+func autoConvert_v1alpha1_ContainerStats_To_containers_ContainerStats(in *ContainerStats, out *containers.ContainerStats, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1alpha1_ContainerStatsStatus_To_containers_ContainerStatsStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1alpha1_ContainerStats_To_containers_ContainerStats is an autogenerated conversion function.
+func Convert_v1alpha1_ContainerStats_To_containers_ContainerStats(in *ContainerStats, out *containers.ContainerStats, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ContainerStats_To_containers_ContainerStats(in, out, s)
+}
+
+func autoConvert_containers_ContainerStats_To_v1alpha1_ContainerStats(in *containers.ContainerStats, out *ContainerStats, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_containers_ContainerStatsStatus_To_v1alpha1_ContainerStatsStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_containers_ContainerStats_To_v1alpha1_ContainerStats is an autogenerated conversion function.
+func Convert_containers_ContainerStats_To_v1alpha1_ContainerStats(in *containers.ContainerStats, out *ContainerStats, s conversion.Scope) error {
+	return autoConvert_containers_ContainerStats_To_v1alpha1_ContainerStats(in, out, s)
+}
+
+func autoConvert_v1alpha1_ContainerStatsList_To_containers_ContainerStatsList(in *ContainerStatsList, out *containers.ContainerStatsList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]containers.ContainerStats)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1alpha1_ContainerStatsList_To_containers_ContainerStatsList is an autogenerated conversion function.
+func Convert_v1alpha1_ContainerStatsList_To_containers_ContainerStatsList(in *ContainerStatsList, out *containers.ContainerStatsList, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ContainerStatsList_To_containers_ContainerStatsList(in, out, s)
+}
+
+func autoConvert_containers_ContainerStatsList_To_v1alpha1_ContainerStatsList(in *containers.ContainerStatsList, out *ContainerStatsList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]ContainerStats)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_containers_ContainerStatsList_To_v1alpha1_ContainerStatsList is an autogenerated conversion function.
+func Convert_containers_ContainerStatsList_To_v1alpha1_ContainerStatsList(in *containers.ContainerStatsList, out *ContainerStatsList, s conversion.Scope) error {
+	return autoConvert_containers_ContainerStatsList_To_v1alpha1_ContainerStatsList(in, out, s)
+}
+
+func autoConvert_v1alpha1_ContainerStatsOptions_To_containers_ContainerStatsOptions(in *ContainerStatsOptions, out *containers.ContainerStatsOptions, s conversion.Scope) error {
+	out.SinceSeconds = (*int64)(unsafe.Pointer(in.SinceSeconds))
+	out.Follow = in.Follow
+	return nil
+}
+
+// Convert_v1alpha1_ContainerStatsOptions_To_containers_ContainerStatsOptions is an autogenerated conversion function.
+func Convert_v1alpha1_ContainerStatsOptions_To_containers_ContainerStatsOptions(in *ContainerStatsOptions, out *containers.ContainerStatsOptions, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ContainerStatsOptions_To_containers_ContainerStatsOptions(in, out, s)
+}
+
+func autoConvert_containers_ContainerStatsOptions_To_v1alpha1_ContainerStatsOptions(in *containers.ContainerStatsOptions, out *ContainerStatsOptions, s conversion.Scope) error {
+	out.SinceSeconds = (*int64)(unsafe.Pointer(in.SinceSeconds))
+	out.Follow = in.Follow
+	return nil
+}
+
+// Convert_containers_ContainerStatsOptions_To_v1alpha1_ContainerStatsOptions is an autogenerated conversion function.
+func Convert_containers_ContainerStatsOptions_To_v1alpha1_ContainerStatsOptions(in *containers.ContainerStatsOptions, out *ContainerStatsOptions, s conversion.Scope) error {
+	return autoConvert_containers_ContainerStatsOptions_To_v1alpha1_ContainerStatsOptions(in, out, s)
+}
+
+func autoConvert_url_Values_To_v1alpha1_ContainerStatsOptions(in *url.Values, out *ContainerStatsOptions, s conversion.Scope) error {
+	// WARNING: Field TypeMeta does not have json tag, skipping.
+
+	if values, ok := map[string][]string(*in)["sinceSeconds"]; ok && len(values) > 0 {
+		if err := runtime.Convert_Slice_string_To_Pointer_int64(&values, &out.SinceSeconds, s); err != nil {
+			return err
+		}
+	} else {
+		out.SinceSeconds = nil
+	}
+	if values, ok := map[string][]string(*in)["follow"]; ok && len(values) > 0 {
+		if err := runtime.Convert_Slice_string_To_bool(&values, &out.Follow, s); err != nil {
+			return err
+		}
+	} else {
+		out.Follow = false
+	}
+	return nil
+}
+
+// Convert_url_Values_To_v1alpha1_ContainerStatsOptions is an autogenerated conversion function.
+func Convert_url_Values_To_v1alpha1_ContainerStatsOptions(in *url.Values, out *ContainerStatsOptions, s conversion.Scope) error {
+	return autoConvert_url_Values_To_v1alpha1_ContainerStatsOptions(in, out, s)
+}
+
+func autoConvert_v1alpha1_ContainerStatsStatus_To_containers_ContainerStatsStatus(in *ContainerStatsStatus, out *containers.ContainerStatsStatus, s conversion.Scope) error {
+	*out = *(*containers.ContainerStatsStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_ContainerStatsStatus_To_containers_ContainerStatsStatus is an autogenerated conversion function.
+func Convert_v1alpha1_ContainerStatsStatus_To_containers_ContainerStatsStatus(in *ContainerStatsStatus, out *containers.ContainerStatsStatus, s conversion.Scope) error {
+	return autoConvert_v1alpha1_ContainerStatsStatus_To_containers_ContainerStatsStatus(in, out, s)
+}
+
+func autoConvert_containers_ContainerStatsStatus_To_v1alpha1_ContainerStatsStatus(in *containers.ContainerStatsStatus, out *ContainerStatsStatus, s conversion.Scope) error {
+	*out = *(*ContainerStatsStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_ContainerStatsStatus_To_v1alpha1_ContainerStatsStatus is an autogenerated conversion function.
+func Convert_containers_ContainerStatsStatus_To_v1alpha1_ContainerStatsStatus(in *containers.ContainerStatsStatus, out *ContainerStatsStatus, s conversion.Scope) error {
+	return autoConvert_containers_ContainerStatsStatus_To_v1alpha1_ContainerStatsStatus(in, out, s)
+}
+
 func autoConvert_v1alpha1_ContainerStatus_To_containers_ContainerStatus(in *ContainerStatus, out *containers.ContainerStatus, s conversion.Scope) error {
 	*out = *(*containers.ContainerStatus)(unsafe.Pointer(in))
 	return nil
@@ -1296,6 +1536,46 @@ func autoConvert_containers_ImageStatus_To_v1alpha1_ImageStatus(in *containers.I
 // Convert_containers_ImageStatus_To_v1alpha1_ImageStatus is an autogenerated conversion function.
 func Convert_containers_ImageStatus_To_v1alpha1_ImageStatus(in *containers.ImageStatus, out *ImageStatus, s conversion.Scope) error {
 	return autoConvert_containers_ImageStatus_To_v1alpha1_ImageStatus(in, out, s)
+}
+
+func autoConvert_v1alpha1_MemoryStats_To_containers_MemoryStats(in *MemoryStats, out *containers.MemoryStats, s conversion.Scope) error {
+	*out = *(*containers.MemoryStats)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_MemoryStats_To_containers_MemoryStats is an autogenerated conversion function.
+func Convert_v1alpha1_MemoryStats_To_containers_MemoryStats(in *MemoryStats, out *containers.MemoryStats, s conversion.Scope) error {
+	return autoConvert_v1alpha1_MemoryStats_To_containers_MemoryStats(in, out, s)
+}
+
+func autoConvert_containers_MemoryStats_To_v1alpha1_MemoryStats(in *containers.MemoryStats, out *MemoryStats, s conversion.Scope) error {
+	*out = *(*MemoryStats)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_MemoryStats_To_v1alpha1_MemoryStats is an autogenerated conversion function.
+func Convert_containers_MemoryStats_To_v1alpha1_MemoryStats(in *containers.MemoryStats, out *MemoryStats, s conversion.Scope) error {
+	return autoConvert_containers_MemoryStats_To_v1alpha1_MemoryStats(in, out, s)
+}
+
+func autoConvert_v1alpha1_NetworkStats_To_containers_NetworkStats(in *NetworkStats, out *containers.NetworkStats, s conversion.Scope) error {
+	*out = *(*containers.NetworkStats)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1alpha1_NetworkStats_To_containers_NetworkStats is an autogenerated conversion function.
+func Convert_v1alpha1_NetworkStats_To_containers_NetworkStats(in *NetworkStats, out *containers.NetworkStats, s conversion.Scope) error {
+	return autoConvert_v1alpha1_NetworkStats_To_containers_NetworkStats(in, out, s)
+}
+
+func autoConvert_containers_NetworkStats_To_v1alpha1_NetworkStats(in *containers.NetworkStats, out *NetworkStats, s conversion.Scope) error {
+	*out = *(*NetworkStats)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_containers_NetworkStats_To_v1alpha1_NetworkStats is an autogenerated conversion function.
+func Convert_containers_NetworkStats_To_v1alpha1_NetworkStats(in *containers.NetworkStats, out *NetworkStats, s conversion.Scope) error {
+	return autoConvert_containers_NetworkStats_To_v1alpha1_NetworkStats(in, out, s)
 }
 
 func autoConvert_v1alpha1_PortBinding_To_containers_PortBinding(in *PortBinding, out *containers.PortBinding, s conversion.Scope) error {

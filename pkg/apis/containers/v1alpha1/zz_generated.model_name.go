@@ -22,6 +22,16 @@ limitations under the License.
 package v1alpha1
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BlockIOStats) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.BlockIOStats"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in CPUStats) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.CPUStats"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Container) OpenAPIModelName() string {
 	return "io.rancherdesktop.containers.v1alpha1.Container"
 }
@@ -97,6 +107,26 @@ func (in ContainerSpec) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerStats) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerStats"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerStatsList) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerStatsList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerStatsOptions) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerStatsOptions"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ContainerStatsStatus) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.ContainerStatsStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ContainerStatus) OpenAPIModelName() string {
 	return "io.rancherdesktop.containers.v1alpha1.ContainerStatus"
 }
@@ -154,6 +184,16 @@ func (in ImagePushRequestStatus) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ImageStatus) OpenAPIModelName() string {
 	return "io.rancherdesktop.containers.v1alpha1.ImageStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in MemoryStats) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.MemoryStats"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in NetworkStats) OpenAPIModelName() string {
+	return "io.rancherdesktop.containers.v1alpha1.NetworkStats"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

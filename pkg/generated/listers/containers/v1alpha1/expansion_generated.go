@@ -34,6 +34,14 @@ type ContainerCreateRequestListerExpansion interface{}
 // ContainerCreateRequestNamespaceLister.
 type ContainerCreateRequestNamespaceListerExpansion interface{}
 
+// ContainerStatsListerExpansion allows custom methods to be added to
+// ContainerStatsLister.
+type ContainerStatsListerExpansion interface{}
+
+// ContainerStatsNamespaceListerExpansion allows custom methods to be added to
+// ContainerStatsNamespaceLister.
+type ContainerStatsNamespaceListerExpansion interface{}
+
 // ImageListerExpansion allows custom methods to be added to
 // ImageLister.
 type ImageListerExpansion interface{}

@@ -28,6 +28,8 @@ type Interface interface {
 	Containers() TypedContainerInformer
 	// ContainerCreateRequests returns a ContainerCreateRequestInformer.
 	ContainerCreateRequests() TypedContainerCreateRequestInformer
+	// ContainerStatses returns a ContainerStatsInformer.
+	ContainerStatses() TypedContainerStatsInformer
 	// Images returns a ImageInformer.
 	Images() TypedImageInformer
 	// ImagePullRequests returns a ImagePullRequestInformer.
@@ -59,6 +61,11 @@ func (v *version) Containers() TypedContainerInformer {
 // ContainerCreateRequests returns a TypedContainerCreateRequestInformer.
 func (v *version) ContainerCreateRequests() TypedContainerCreateRequestInformer {
 	return &containerCreateRequestInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// ContainerStatses returns a TypedContainerStatsInformer.
+func (v *version) ContainerStatses() TypedContainerStatsInformer {
+	return &containerStatsInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // Images returns a TypedImageInformer.

@@ -31,6 +31,7 @@ type ContainersV1alpha1Interface interface {
 	ContainersGetter
 	ContainerCreateRequestsGetter
 	ContainerNamespacesGetter
+	ContainerStatsesGetter
 	ImagesGetter
 	ImagePullRequestsGetter
 	ImagePushRequestsGetter
@@ -53,6 +54,10 @@ func (c *ContainersV1alpha1Client) ContainerCreateRequests(namespace string) Con
 
 func (c *ContainersV1alpha1Client) ContainerNamespaces(namespace string) ContainerNamespaceInterface {
 	return newContainerNamespaces(c, namespace)
+}
+
+func (c *ContainersV1alpha1Client) ContainerStatses(namespace string) ContainerStatsInterface {
+	return newContainerStatses(c, namespace)
 }
 
 func (c *ContainersV1alpha1Client) Images(namespace string) ImageInterface {

@@ -24,6 +24,8 @@ type ContainerCreateRequestExpansion interface{}
 
 type ContainerNamespaceExpansion interface{}
 
+type ContainerStatsExpansion interface{}
+
 type ImageExpansion interface{}
 
 type ImagePullRequestExpansion interface{}

@@ -40,6 +40,10 @@ func (c *FakeContainersV1alpha1) ContainerNamespaces(namespace string) v1alpha1.
 	return newFakeContainerNamespaces(c, namespace)
 }
 
+func (c *FakeContainersV1alpha1) ContainerStatses(namespace string) v1alpha1.ContainerStatsInterface {
+	return newFakeContainerStatses(c, namespace)
+}
+
 func (c *FakeContainersV1alpha1) Images(namespace string) v1alpha1.ImageInterface {
 	return newFakeImages(c, namespace)
 }
