@@ -181,9 +181,9 @@ type StatsSample struct {
 	PIDs                    uint64
 }
 
-// Stats samples containers' resource use: the place of containerstats (not
-// served yet).
+// Stats samples containers' resource use: the source of containerstats.
 type Stats interface {
-	// Sample reads a running container's resource use once.
+	// Sample reads a running container's resource use once. Errors:
+	// NotFound (no such container), Conflict (not running), Unavailable.
 	Sample(ctx context.Context, id string) (StatsSample, error)
 }

@@ -1,6 +1,6 @@
 // Package docker is the Docker engine behind pkg/engine: one Docker client per
 // server, and on it the mirror sources (containers; images and volumes),
-// container control, log streams and, in the requests subpackage, the request
+// container control, log streams, exec, stats samples and, in the requests subpackage, the request
 // objects' operations. It is the only package that imports the Docker SDK;
 // everything it returns is engine-neutral, and its errors are *engine.Error
 // (see errors.go).
@@ -14,6 +14,7 @@
 //	control.go       actions and removals
 //	logs.go          log streams; logwindow.go windowed tails, logfollow.go untilTime
 //	exec.go          commands in containers (the exec subresource)
+//	stats.go         one-shot resource samples (containerstats)
 //	blockconn*.go    the blocking unix-socket connections logs are read over
 //	requests/        the request objects' operations
 package docker
@@ -66,7 +67,7 @@ func New(host string) (*engine.Engine, error) {
 		Requests:   requests.New(cli, d.errorOf),
 		Logs:       &Logs{d: d},
 		Exec:       &Exec{d: d},
-		Stats:      notImplemented{},
+		Stats:      &Stats{d: d},
 		Close:      cli.Close,
 	}, nil
 }
@@ -145,11 +146,4 @@ func (d *dockerEngine) checkpoint(ctx context.Context) (time.Time, error) {
 		return time.Now().Add(-2 * time.Minute), nil
 	}
 	return t, nil
-}
-
-// notImplemented are the parts this engine does not have yet.
-type notImplemented struct{}
-
-func (notImplemented) Sample(context.Context, string) (engine.StatsSample, error) {
-	return engine.StatsSample{}, engine.Errorf(engine.NotImplemented, "stats are not implemented for the docker engine yet")
 }

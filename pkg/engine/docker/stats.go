@@ -1,0 +1,85 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
+)
+
+// maxStatsBody bounds the one JSON document a stats call reads. Docker's is
+// about 2-5 KiB; a container with many networks or block devices adds a few
+// hundred bytes each.
+const maxStatsBody = 1 << 20
+
+// Stats samples containers through Docker's stats endpoint, one shot per call
+// (stream=false&one-shot=true: Docker reads the cgroup once and answers at
+// once, instead of waiting a second for its own previous sample).
+type Stats struct{ d *dockerEngine }
+
+var _ engine.Stats = (*Stats)(nil)
+
+// Sample reads a running container's resource use once. A container that is
+// not running is a Conflict; an unknown one NotFound.
+func (s *Stats) Sample(ctx context.Context, id string) (engine.StatsSample, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, err := s.d.cli.ContainerStatsOneShot(ctx, id)
+	if err != nil {
+		return engine.StatsSample{}, s.d.errorOf(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var st container.StatsResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxStatsBody)).Decode(&st); err != nil {
+		if ctx.Err() != nil {
+			return engine.StatsSample{}, s.d.errorOf(ctx.Err())
+		}
+		return engine.StatsSample{}, s.d.errorOf(err)
+	}
+	return sampleOf(id, &st)
+}
+
+// sampleOf turns Docker's stats into a sample. Docker answers a stopped
+// container with zero "read" time and empty figures; that is a Conflict.
+//
+// Memory, as `docker stats` and kubelet count it: the working set is the
+// cgroup's usage minus its inactive file cache, which the kernel can drop at
+// once (cgroup v1: memory.stat's total_inactive_file; v2: inactive_file).
+// Block I/O sums the read and write entries of io_service_bytes_recursive
+// over all devices (v1 says "Read"/"Write", v2 "read"/"write").
+func sampleOf(id string, st *container.StatsResponse) (engine.StatsSample, error) {
+	if st.Read.IsZero() || st.Read.Unix() <= 0 {
+		return engine.StatsSample{}, engine.Errorf(engine.Conflict, "container %s is not running", id)
+	}
+	s := engine.StatsSample{
+		Timestamp:               st.Read,
+		CPUUsageCoreNanoSeconds: st.CPUStats.CPUUsage.TotalUsage,
+		MemoryUsageBytes:        st.MemoryStats.Usage,
+		MemoryLimitBytes:        st.MemoryStats.Limit,
+		PIDs:                    st.PidsStats.Current,
+	}
+	inactive, ok := st.MemoryStats.Stats["total_inactive_file"] // cgroup v1
+	if !ok {
+		inactive = st.MemoryStats.Stats["inactive_file"] // cgroup v2
+	}
+	if inactive < s.MemoryUsageBytes {
+		s.MemoryWorkingSetBytes = s.MemoryUsageBytes - inactive
+	}
+	for _, n := range st.Networks {
+		s.NetworkRxBytes += n.RxBytes
+		s.NetworkTxBytes += n.TxBytes
+	}
+	for _, e := range st.BlkioStats.IoServiceBytesRecursive {
+		switch strings.ToLower(e.Op) {
+		case "read":
+			s.BlockIOReadBytes += e.Value
+		case "write":
+			s.BlockIOWriteBytes += e.Value
+		}
+	}
+	return s, nil
+}
