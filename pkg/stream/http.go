@@ -32,11 +32,11 @@ var headerDelay = 500 * time.Millisecond
 // the end of the log is the trailer TrailerStreamError, declared with the
 // headers: empty at the end of the log, a metav1.Status when the copier
 // failed or the server shut down.
-func serveHTTP(w http.ResponseWriter, req *http.Request, copier Copier) {
+func serveHTTP(w http.ResponseWriter, req *http.Request, contentType string, copier Copier) {
 	ctx, stop := withServerStop(req.Context(), req)
 	defer stop()
 	logger := klog.FromContext(ctx)
-	hw := &httpWriter{w: w, rc: http.NewResponseController(w), logger: logger}
+	hw := &httpWriter{w: w, rc: http.NewResponseController(w), logger: logger, contentType: contentType}
 
 	// The header timer's callback is the only other goroutine touching w; it
 	// does so under hw.mu and only while hw.done is false. The deferred wait
@@ -110,8 +110,9 @@ func trailerValue(st metav1.Status) string {
 // httpWriter writes to the response, flushing every write. It serves as both
 // stdout and stderr.
 type httpWriter struct {
-	rc     *http.ResponseController
-	logger klog.Logger
+	rc          *http.ResponseController
+	logger      klog.Logger
+	contentType string // of the response; set before the copier runs
 
 	mu        sync.Mutex // guards the fields below and writes to w
 	w         http.ResponseWriter
@@ -177,7 +178,7 @@ func (h *httpWriter) commitLocked() {
 	h.committed = true
 	hdr := h.w.Header()
 	// Raw bytes, not necessarily UTF-8: no charset, and no sniffing.
-	hdr.Set("Content-Type", "text/plain")
+	hdr.Set("Content-Type", h.contentType)
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Del("Content-Length") // chunked
 	hdr.Set("Trailer", TrailerStreamError)

@@ -290,3 +290,15 @@ func TestHTTPQuietStream(t *testing.T) {
 		}
 	})
 }
+
+// A stream of JSON lines (the stats history) says so in its Content-Type.
+func TestHTTPContentType(t *testing.T) {
+	s := newServer(t, Options{ContentType: "application/x-ndjson"}, scripted([]piece{{data: []byte("{}\n")}}, nil))
+	resp := get(t, context.Background(), s)
+	if ct := resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Errorf("Content-Type %q, want application/x-ndjson", ct)
+	}
+	if body, err := io.ReadAll(resp.Body); err != nil || string(body) != "{}\n" {
+		t.Errorf("body %q, %v", body, err)
+	}
+}

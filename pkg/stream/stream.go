@@ -51,6 +51,10 @@ type Options struct {
 	// Sessions, if set, counts the WebSocket streams in progress, for the
 	// server's shutdown to wait on (see Sessions).
 	Sessions *Sessions
+	// ContentType is the plain HTTP response's Content-Type; default
+	// "text/plain" (raw bytes, no charset). A stream of JSON lines says
+	// "application/x-ndjson".
+	ContentType string
 }
 
 func (o Options) withDefaults() Options {
@@ -66,6 +70,9 @@ func (o Options) withDefaults() Options {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
+	if o.ContentType == "" {
+		o.ContentType = "text/plain"
+	}
 	return o
 }
 
@@ -80,7 +87,7 @@ type Copier func(ctx context.Context, stdout, stderr io.Writer) error
 
 // Serve streams the copier's output to the client of req: over a WebSocket
 // when req asks for an upgrade (wsstream.IsWebSocketRequest), otherwise as a
-// chunked text/plain response. It returns after the copier has returned and,
+// chunked response (text/plain unless opts.ContentType says otherwise). It returns after the copier has returned and,
 // for a WebSocket, after the connection has been closed. The copier is not
 // called when the WebSocket handshake is refused.
 //
@@ -94,7 +101,7 @@ func Serve(w http.ResponseWriter, req *http.Request, opts Options, copier Copier
 		serveWebSocket(w, req, opts, copier)
 		return
 	}
-	serveHTTP(w, req, copier)
+	serveHTTP(w, req, opts.ContentType, copier)
 }
 
 // errClosed is what writes return once the stream has ended on the client's side.

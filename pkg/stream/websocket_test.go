@@ -670,7 +670,7 @@ func TestWebSocketCopierPanic(t *testing.T) {
 
 func TestOptionsDefaults(t *testing.T) {
 	got := Options{}.withDefaults()
-	want := Options{PingInterval: 30 * time.Second, PongTimeout: time.Minute, ReadLimit: 4096, WriteTimeout: 30 * time.Second}
+	want := Options{PingInterval: 30 * time.Second, PongTimeout: time.Minute, ReadLimit: 4096, WriteTimeout: 30 * time.Second, ContentType: "text/plain"}
 	if got != want {
 		t.Errorf("defaults %+v, want %+v", got, want)
 	}
