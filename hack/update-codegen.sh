@@ -34,8 +34,11 @@ kube::codegen::gen_openapi \
     --boilerplate "$BOILERPLATE" \
     ./pkg/apis
 
+# ContainerStats names one object's stats; client-gen would call the
+# plural "ContainerStatses".
 kube::codegen::gen_client \
     --with-watch \
+    --plural-exceptions "Endpoints:Endpoints,ContainerStats:ContainerStats" \
     --output-dir ./pkg/generated \
     --output-pkg "$MODULE/pkg/generated" \
     --boilerplate "$BOILERPLATE" \

@@ -58,7 +58,7 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 	case v1alpha1.SchemeGroupVersion.WithResource("containercreaterequests"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().ContainerCreateRequests().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("containerstats"):
-		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().ContainerStatses().Informer()}, nil
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().ContainerStats().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("images"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Containers().V1alpha1().Images().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("imagepullrequests"):

@@ -25,14 +25,14 @@ import (
 	cache "k8s.io/client-go/tools/cache"
 )
 
-// ContainerStatsLister helps list ContainerStatses.
+// ContainerStatsLister helps list ContainerStats.
 // All objects returned here must be treated as read-only.
 type ContainerStatsLister interface {
-	// List lists all ContainerStatses in the indexer.
+	// List lists all ContainerStats in the indexer.
 	// Objects returned here must be treated as read-only.
 	List(selector labels.Selector) (ret []*containersv1alpha1.ContainerStats, err error)
-	// ContainerStatses returns an object that can list and get ContainerStatses.
-	ContainerStatses(namespace string) ContainerStatsNamespaceLister
+	// ContainerStats returns an object that can list and get ContainerStats.
+	ContainerStats(namespace string) ContainerStatsNamespaceLister
 	ContainerStatsListerExpansion
 }
 
@@ -46,15 +46,15 @@ func NewContainerStatsLister(indexer cache.Indexer) ContainerStatsLister {
 	return &containerStatsLister{listers.New[*containersv1alpha1.ContainerStats](indexer, containersv1alpha1.Resource("containerstats"))}
 }
 
-// ContainerStatses returns an object that can list and get ContainerStatses.
-func (s *containerStatsLister) ContainerStatses(namespace string) ContainerStatsNamespaceLister {
+// ContainerStats returns an object that can list and get ContainerStats.
+func (s *containerStatsLister) ContainerStats(namespace string) ContainerStatsNamespaceLister {
 	return containerStatsNamespaceLister{listers.NewNamespaced[*containersv1alpha1.ContainerStats](s.ResourceIndexer, namespace)}
 }
 
-// ContainerStatsNamespaceLister helps list and get ContainerStatses.
+// ContainerStatsNamespaceLister helps list and get ContainerStats.
 // All objects returned here must be treated as read-only.
 type ContainerStatsNamespaceLister interface {
-	// List lists all ContainerStatses in the indexer for a given namespace.
+	// List lists all ContainerStats in the indexer for a given namespace.
 	// Objects returned here must be treated as read-only.
 	List(selector labels.Selector) (ret []*containersv1alpha1.ContainerStats, err error)
 	// Get retrieves the ContainerStats from the indexer for a given namespace and name.

@@ -34,14 +34,14 @@ import (
 )
 
 // ContainerStatsInformer provides access to a shared informer and lister for
-// ContainerStatses. Prefer using the type-safe variant (see [TypedContainerStatsInformer]).
+// ContainerStats. Prefer using the type-safe variant (see [TypedContainerStatsInformer]).
 type ContainerStatsInformer interface {
 	Informer() cache.SharedIndexInformer
 	Lister() containersv1alpha1.ContainerStatsLister
 }
 
 // TypedContainerStatsInformer provides access to a shared informer and lister for
-// ContainerStatses, including the type-safe TypedInformer variant.
+// ContainerStats, including the type-safe TypedInformer variant.
 // It is a superset of ContainerStatsInformer.
 type TypedContainerStatsInformer interface {
 	Informer() cache.SharedIndexInformer
@@ -125,25 +125,25 @@ func NewTypedContainerStatsInformerWithOptions(client versioned.Interface, names
 				if tweakListOptions != nil {
 					tweakListOptions(&opts)
 				}
-				return client.ContainersV1alpha1().ContainerStatses(namespace).List(context.Background(), opts)
+				return client.ContainersV1alpha1().ContainerStats(namespace).List(context.Background(), opts)
 			},
 			WatchFunc: func(opts v1.ListOptions) (watch.Interface, error) {
 				if tweakListOptions != nil {
 					tweakListOptions(&opts)
 				}
-				return client.ContainersV1alpha1().ContainerStatses(namespace).Watch(context.Background(), opts)
+				return client.ContainersV1alpha1().ContainerStats(namespace).Watch(context.Background(), opts)
 			},
 			ListWithContextFunc: func(ctx context.Context, opts v1.ListOptions) (runtime.Object, error) {
 				if tweakListOptions != nil {
 					tweakListOptions(&opts)
 				}
-				return client.ContainersV1alpha1().ContainerStatses(namespace).List(ctx, opts)
+				return client.ContainersV1alpha1().ContainerStats(namespace).List(ctx, opts)
 			},
 			WatchFuncWithContext: func(ctx context.Context, opts v1.ListOptions) (watch.Interface, error) {
 				if tweakListOptions != nil {
 					tweakListOptions(&opts)
 				}
-				return client.ContainersV1alpha1().ContainerStatses(namespace).Watch(ctx, opts)
+				return client.ContainersV1alpha1().ContainerStats(namespace).Watch(ctx, opts)
 			},
 		}, client),
 		&apiscontainersv1alpha1.ContainerStats{},

@@ -28,8 +28,8 @@ type Interface interface {
 	Containers() TypedContainerInformer
 	// ContainerCreateRequests returns a ContainerCreateRequestInformer.
 	ContainerCreateRequests() TypedContainerCreateRequestInformer
-	// ContainerStatses returns a ContainerStatsInformer.
-	ContainerStatses() TypedContainerStatsInformer
+	// ContainerStats returns a ContainerStatsInformer.
+	ContainerStats() TypedContainerStatsInformer
 	// Images returns a ImageInformer.
 	Images() TypedImageInformer
 	// ImagePullRequests returns a ImagePullRequestInformer.
@@ -63,8 +63,8 @@ func (v *version) ContainerCreateRequests() TypedContainerCreateRequestInformer 
 	return &containerCreateRequestInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
-// ContainerStatses returns a TypedContainerStatsInformer.
-func (v *version) ContainerStatses() TypedContainerStatsInformer {
+// ContainerStats returns a TypedContainerStatsInformer.
+func (v *version) ContainerStats() TypedContainerStatsInformer {
 	return &containerStatsInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 

@@ -31,7 +31,7 @@ type ContainersV1alpha1Interface interface {
 	ContainersGetter
 	ContainerCreateRequestsGetter
 	ContainerNamespacesGetter
-	ContainerStatsesGetter
+	ContainerStatsGetter
 	ImagesGetter
 	ImagePullRequestsGetter
 	ImagePushRequestsGetter
@@ -56,8 +56,8 @@ func (c *ContainersV1alpha1Client) ContainerNamespaces(namespace string) Contain
 	return newContainerNamespaces(c, namespace)
 }
 
-func (c *ContainersV1alpha1Client) ContainerStatses(namespace string) ContainerStatsInterface {
-	return newContainerStatses(c, namespace)
+func (c *ContainersV1alpha1Client) ContainerStats(namespace string) ContainerStatsInterface {
+	return newContainerStats(c, namespace)
 }
 
 func (c *ContainersV1alpha1Client) Images(namespace string) ImageInterface {

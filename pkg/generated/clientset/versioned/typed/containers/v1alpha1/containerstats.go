@@ -28,10 +28,10 @@ import (
 	gentype "k8s.io/client-go/gentype"
 )
 
-// ContainerStatsesGetter has a method to return a ContainerStatsInterface.
+// ContainerStatsGetter has a method to return a ContainerStatsInterface.
 // A group's client should implement this interface.
-type ContainerStatsesGetter interface {
-	ContainerStatses(namespace string) ContainerStatsInterface
+type ContainerStatsGetter interface {
+	ContainerStats(namespace string) ContainerStatsInterface
 }
 
 // ContainerStatsInterface has methods to work with ContainerStats resources.
@@ -42,14 +42,14 @@ type ContainerStatsInterface interface {
 	ContainerStatsExpansion
 }
 
-// containerStatses implements ContainerStatsInterface
-type containerStatses struct {
+// containerStats implements ContainerStatsInterface
+type containerStats struct {
 	*gentype.ClientWithList[*containersv1alpha1.ContainerStats, *containersv1alpha1.ContainerStatsList]
 }
 
-// newContainerStatses returns a ContainerStatses
-func newContainerStatses(c *ContainersV1alpha1Client, namespace string) *containerStatses {
-	return &containerStatses{
+// newContainerStats returns a ContainerStats
+func newContainerStats(c *ContainersV1alpha1Client, namespace string) *containerStats {
+	return &containerStats{
 		gentype.NewClientWithList[*containersv1alpha1.ContainerStats, *containersv1alpha1.ContainerStatsList](
 			"containerstats",
 			c.RESTClient(),

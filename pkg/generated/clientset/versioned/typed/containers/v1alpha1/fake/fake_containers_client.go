@@ -40,8 +40,8 @@ func (c *FakeContainersV1alpha1) ContainerNamespaces(namespace string) v1alpha1.
 	return newFakeContainerNamespaces(c, namespace)
 }
 
-func (c *FakeContainersV1alpha1) ContainerStatses(namespace string) v1alpha1.ContainerStatsInterface {
-	return newFakeContainerStatses(c, namespace)
+func (c *FakeContainersV1alpha1) ContainerStats(namespace string) v1alpha1.ContainerStatsInterface {
+	return newFakeContainerStats(c, namespace)
 }
 
 func (c *FakeContainersV1alpha1) Images(namespace string) v1alpha1.ImageInterface {

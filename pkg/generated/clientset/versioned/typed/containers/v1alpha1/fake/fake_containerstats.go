@@ -24,14 +24,14 @@ import (
 	gentype "k8s.io/client-go/gentype"
 )
 
-// fakeContainerStatses implements ContainerStatsInterface
-type fakeContainerStatses struct {
+// fakeContainerStats implements ContainerStatsInterface
+type fakeContainerStats struct {
 	*gentype.FakeClientWithList[*v1alpha1.ContainerStats, *v1alpha1.ContainerStatsList]
 	Fake *FakeContainersV1alpha1
 }
 
-func newFakeContainerStatses(fake *FakeContainersV1alpha1, namespace string) containersv1alpha1.ContainerStatsInterface {
-	return &fakeContainerStatses{
+func newFakeContainerStats(fake *FakeContainersV1alpha1, namespace string) containersv1alpha1.ContainerStatsInterface {
+	return &fakeContainerStats{
 		gentype.NewFakeClientWithList[*v1alpha1.ContainerStats, *v1alpha1.ContainerStatsList](
 			fake.Fake,
 			namespace,
