@@ -39,7 +39,14 @@ const (
 
 	// firstGap is the longest wait between a container's first (baseline)
 	// sample and the first one published: the first CPU rate needs two.
-	firstGap = time.Second
+	// Docker 20.10 answers a one-shot stats call at its own collector's next
+	// tick (every second), so the second sample comes about a second after
+	// the first whatever the wait; a newer engine answers at once, and the
+	// wait keeps the first rate's window from being a few milliseconds.
+	firstGap = 500 * time.Millisecond
+	// baselineRetry is the wait before another try at a baseline sample
+	// that failed (a container the engine does not show as running yet).
+	baselineRetry = 250 * time.Millisecond
 	// relistBackoff is the wait before listing the containers again after
 	// their watch failed.
 	relistBackoff = time.Second
@@ -256,10 +263,15 @@ func (c *Collector) sample(ctx context.Context, id string, w *worker) {
 			if ctx.Err() != nil {
 				return
 			}
-			// Not running any more (the watch will stop us), or the engine
-			// is away for a moment (a Docker restart): skip this tick.
+			// Not running any more (the watch will stop us), not quite
+			// started, or the engine is away for a moment (a Docker
+			// restart): skip this tick. A missing baseline is tried again
+			// soon, so the object still appears within one interval.
 			if k := engine.KindOf(err); k != engine.Conflict && k != engine.NotFound && k != engine.Unavailable {
 				logger.V(2).Info("Sampling stats failed", "err", err)
+			}
+			if !havePrev {
+				next = time.Now().Add(baselineRetry)
 			}
 			continue
 		}
@@ -268,7 +280,7 @@ func (c *Collector) sample(ctx context.Context, id string, w *worker) {
 			// when the engine came back with a restarted container): the
 			// first rate comes soon after it.
 			prev, havePrev = s, true
-			next = time.Now().Add(min(c.opts.Interval, firstGap))
+			next = time.Now().Add(min(c.opts.Interval/2, firstGap))
 			continue
 		}
 		p := pointOf(s, prev)
