@@ -22,11 +22,13 @@ import (
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/controller/actions"
 	requestsctl "github.com/rancher-sandbox/containers-apiserver/pkg/controller/requests"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/controller/stats"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine/docker"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/mirror"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/container"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/containernamespace"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/containerstats"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/image"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/requests"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry/containers/volume"
@@ -58,6 +60,12 @@ type ExtraConfig struct {
 	RequestTTL time.Duration
 	// ActionTimeout bounds one container action; zero means its default.
 	ActionTimeout time.Duration
+	// StatsInterval is the stats collector's sampling period; zero turns
+	// the collector off (containerstats stays empty, containers/stats 404s).
+	StatsInterval time.Duration
+	// StatsHistory is how much of each container's samples is kept; zero
+	// means the collector's default.
+	StatsHistory time.Duration
 	// Stream tunes the log (and exec) transports: WebSocket keep-alive and limits.
 	Stream stream.Options
 	// OnListening, if set, runs once the server listens (e.g. to write a kubeconfig).
@@ -157,6 +165,10 @@ func (c completedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("request storage: %w", err)
 	}
+	statsStore, err := containerstats.NewStore(Scheme, getter)
+	if err != nil {
+		return nil, fmt.Errorf("containerstats storage: %w", err)
+	}
 	namespacesREST, err := containernamespace.NewREST(Scheme, getter)
 	if err != nil {
 		return nil, fmt.Errorf("containernamespaces storage: %w", err)
@@ -193,6 +205,16 @@ func (c completedConfig) New() (*Server, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	var statsCollector *stats.Collector // nil: collection is off
+	if ec.StatsInterval > 0 {
+		statsCollector, err = stats.New(stats.Options{
+			Source: eng.Stats, Containers: ctrTarget, Target: mirrorStore(statsStore, ns),
+			Interval: ec.StatsInterval, History: ec.StatsHistory,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	reqStore := func(s *genericregistry.Store) requestsctl.Store {
 		return requestsctl.Store{Storage: s.Storage.Storage, KeyFunc: func(ns, name string) (string, error) {
@@ -242,6 +264,8 @@ func (c completedConfig) New() (*Server, error) {
 		"containers/log":  logREST,
 		// The predecessor's name; kube-apiserver treats only "log" as long-running.
 		"containers/logs":     logREST,
+		"containers/stats":    &container.StatsREST{Store: ctrStore, Collector: statsCollector, Stream: ec.Stream},
+		"containerstats":      containerstats.NewREST(statsStore),
 		"containernamespaces": namespacesREST,
 		"containernamespaces/log": &containernamespace.LogREST{
 			Namespaces: namespacesREST.Store, Containers: ctrStore, Ready: ctrMirror.Ready, Source: eng.Logs, Stream: ec.Stream,
@@ -267,10 +291,14 @@ func (c completedConfig) New() (*Server, error) {
 	// Lifecycle: every part runs from the start of serving until shutdown
 	// begins and is waited for, so nothing writes to a store being torn down;
 	// then the engine's connections are closed.
-	if err := runWhileServing(gs, "engine", map[string]func(context.Context){
+	parts := map[string]func(context.Context){
 		"mirror-containers": ctrMirror.Run, "mirror-images": imgMirror.Run, "mirror-volumes": volMirror.Run,
 		"container-actions": actionRunner.Run, "request-objects": requestCtl.Run,
-	}, closeEngine); err != nil {
+	}
+	if statsCollector != nil {
+		parts["container-stats"] = statsCollector.Run
+	}
+	if err := runWhileServing(gs, "engine", parts, closeEngine); err != nil {
 		return nil, err
 	}
 	collector.add(getter)

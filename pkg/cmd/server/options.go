@@ -22,6 +22,7 @@ import (
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers/v1alpha1"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apiserver"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/controller/stats"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 	generatedopenapi "github.com/rancher-sandbox/containers-apiserver/pkg/generated/openapi"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/stream"
@@ -36,6 +37,8 @@ const (
 	defaultResyncInterval = 5 * time.Minute
 	defaultActionTimeout  = 2 * time.Minute
 	defaultRequestTTL     = time.Minute
+	defaultStatsInterval  = stats.DefaultInterval
+	defaultStatsHistory   = stats.DefaultHistory
 	defaultPingInterval   = 30 * time.Second
 	defaultPongTimeout    = 60 * time.Second
 )
@@ -150,7 +153,7 @@ func (o *Options) Config() (*apiserver.Config, error) {
 
 	// Log and exec streams run as long as the client wants, like watches.
 	gc.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(
-		sets.NewString("watch"), sets.NewString("log", "logs", "exec"))
+		sets.NewString("watch"), sets.NewString("log", "logs", "exec", "stats"))
 
 	if err := o.RecommendedOptions.ApplyTo(gc); err != nil {
 		return nil, err
@@ -165,6 +168,8 @@ func (o *Options) Config() (*apiserver.Config, error) {
 			ResyncInterval: o.ResyncInterval,
 			RequestTTL:     o.RequestTTL,
 			ActionTimeout:  o.ActionTimeout,
+			StatsInterval:  o.StatsInterval,
+			StatsHistory:   o.StatsHistory,
 			Stream:         o.Stream.config(),
 		},
 	}
@@ -235,6 +240,11 @@ type MirrorOptions struct {
 	ActionTimeout time.Duration
 	// RequestTTL is how long an ended request object stays before it is deleted.
 	RequestTTL time.Duration
+	// StatsInterval is how often each running container is sampled; 0
+	// turns the stats collector off.
+	StatsInterval time.Duration
+	// StatsHistory is how much of each container's samples is kept.
+	StatsHistory time.Duration
 }
 
 // NewMirrorOptions returns the defaults.
@@ -244,6 +254,8 @@ func NewMirrorOptions() MirrorOptions {
 		ResyncInterval: defaultResyncInterval,
 		ActionTimeout:  defaultActionTimeout,
 		RequestTTL:     defaultRequestTTL,
+		StatsInterval:  defaultStatsInterval,
+		StatsHistory:   defaultStatsHistory,
 	}
 }
 
@@ -256,6 +268,10 @@ func (o *MirrorOptions) AddFlags(fs *pflag.FlagSet) {
 		"How long a container action (the containers.rancherdesktop.io/action annotation) may take before it is recorded as Failed.")
 	fs.DurationVar(&o.RequestTTL, "request-ttl", o.RequestTTL,
 		"How long a request object (containercreaterequests, imagepullrequests, ...) stays after it is Complete or Failed before it is deleted.")
+	fs.DurationVar(&o.StatsInterval, "stats-interval", o.StatsInterval,
+		fmt.Sprintf("How often each running container's resource use is sampled (containerstats); 0 turns the collector off. At least %s.", stats.MinInterval))
+	fs.DurationVar(&o.StatsHistory, "stats-history", o.StatsHistory,
+		fmt.Sprintf("How much of each running container's samples the containers/stats subresource keeps (at most %d samples).", stats.MaxSamples))
 }
 
 // Validate refuses a namespace no object could live in and durations that
@@ -271,6 +287,11 @@ func (o *MirrorOptions) Validate() []error {
 	errs = appendPositive(errs, "resync-interval", o.ResyncInterval, defaultResyncInterval)
 	errs = appendPositive(errs, "action-timeout", o.ActionTimeout, defaultActionTimeout)
 	errs = appendPositive(errs, "request-ttl", o.RequestTTL, defaultRequestTTL)
+	if o.StatsInterval != 0 && o.StatsInterval < stats.MinInterval {
+		errs = append(errs, fmt.Errorf("--stats-interval %s is too short: give 0 (no stats) or at least %s (each sample is one Docker call per container)",
+			o.StatsInterval, stats.MinInterval))
+	}
+	errs = appendPositive(errs, "stats-history", o.StatsHistory, defaultStatsHistory)
 	return errs
 }
 

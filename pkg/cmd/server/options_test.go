@@ -53,6 +53,8 @@ type values struct {
 	ResyncInterval  time.Duration
 	ActionTimeout   time.Duration
 	RequestTTL      time.Duration
+	StatsInterval   time.Duration
+	StatsHistory    time.Duration
 	PingInterval    time.Duration
 	PongTimeout     time.Duration
 }
@@ -62,6 +64,7 @@ func valuesOf(o *Options) values {
 		DockerHost: o.DockerHost, Standalone: o.Standalone, TokenFile: o.TokenFile,
 		WriteKubeconfig: o.WriteKubeconfig, Namespace: o.Namespace, ResyncInterval: o.ResyncInterval,
 		ActionTimeout: o.ActionTimeout, RequestTTL: o.RequestTTL,
+		StatsInterval: o.StatsInterval, StatsHistory: o.StatsHistory,
 		PingInterval: o.Stream.PingInterval, PongTimeout: o.Stream.PongTimeout,
 	}
 }
@@ -75,6 +78,8 @@ func defaults() values {
 		ResyncInterval: 5 * time.Minute,
 		ActionTimeout:  2 * time.Minute,
 		RequestTTL:     time.Minute,
+		StatsInterval:  2 * time.Second,
+		StatsHistory:   15 * time.Minute,
 		PingInterval:   30 * time.Second,
 		PongTimeout:    60 * time.Second,
 	}
@@ -135,6 +140,9 @@ func TestFlags(t *testing.T) {
 		{[]string{"--resync-interval=1h"}, func(v *values) { v.ResyncInterval = time.Hour }},
 		{[]string{"--action-timeout=10s"}, func(v *values) { v.ActionTimeout = 10 * time.Second }},
 		{[]string{"--request-ttl=90s"}, func(v *values) { v.RequestTTL = 90 * time.Second }},
+		{[]string{"--stats-interval=0"}, func(v *values) { v.StatsInterval = 0 }},
+		{[]string{"--stats-interval=500ms"}, func(v *values) { v.StatsInterval = 500 * time.Millisecond }},
+		{[]string{"--stats-history=1h"}, func(v *values) { v.StatsHistory = time.Hour }},
 		{[]string{"--stream-ping-interval=5s"}, func(v *values) { v.PingInterval = 5 * time.Second }},
 		{[]string{"--stream-pong-timeout=2m"}, func(v *values) { v.PongTimeout = 2 * time.Minute }},
 		{
@@ -305,6 +313,18 @@ func TestValidate(t *testing.T) {
 			name: "negative request ttl", args: []string{"--request-ttl=-5s"},
 			want: []string{"--request-ttl must be positive (the default is 1m0s); got -5s"},
 		},
+		{
+			name: "stats interval too short", args: []string{"--stats-interval=10ms"},
+			want: []string{"--stats-interval 10ms is too short: give 0 (no stats) or at least 250ms (each sample is one Docker call per container)"},
+		},
+		{
+			name: "negative stats interval", args: []string{"--stats-interval=-1s"},
+			want: []string{"--stats-interval -1s is too short: give 0 (no stats) or at least 250ms (each sample is one Docker call per container)"},
+		},
+		{
+			name: "zero stats history", args: []string{"--stats-history=0"},
+			want: []string{"--stats-history must be positive (the default is 15m0s); got 0s"},
+		},
 
 		{
 			name: "zero ping interval", args: []string{"--stream-ping-interval=0"},
@@ -422,6 +442,7 @@ func TestHelpSections(t *testing.T) {
 		"standalone": "Standalone", "token-file": "Standalone", "write-kubeconfig": "Standalone",
 		"docker-host": "Docker",
 		"namespace":   "Mirror", "resync-interval": "Mirror", "action-timeout": "Mirror", "request-ttl": "Mirror",
+		"stats-interval": "Mirror", "stats-history": "Mirror",
 		"stream-ping-interval": "Stream", "stream-pong-timeout": "Stream",
 		"bind-address": "Generic apiserver", "secure-port": "Generic apiserver", "cert-dir": "Generic apiserver",
 		"authentication-kubeconfig": "Generic apiserver", "kubeconfig": "Generic apiserver",
@@ -454,11 +475,13 @@ func TestConfig(t *testing.T) {
 		{
 			name: "every flag",
 			args: []string{"--docker-host=unix:///run/user/1000/docker.sock", "--namespace=ns-1", "--resync-interval=7m",
-				"--action-timeout=9s", "--request-ttl=11s", "--stream-ping-interval=2s", "--stream-pong-timeout=5s"},
+				"--action-timeout=9s", "--request-ttl=11s", "--stream-ping-interval=2s", "--stream-pong-timeout=5s",
+				"--stats-interval=3s", "--stats-history=4m"},
 			want: func(v *values) {
 				v.DockerHost, v.Namespace = "unix:///run/user/1000/docker.sock", "ns-1"
 				v.ResyncInterval, v.ActionTimeout, v.RequestTTL = 7*time.Minute, 9*time.Second, 11*time.Second
 				v.PingInterval, v.PongTimeout = 2*time.Second, 5*time.Second
+				v.StatsInterval, v.StatsHistory = 3*time.Second, 4*time.Minute
 			},
 		},
 	} {
@@ -489,6 +512,7 @@ func TestConfig(t *testing.T) {
 			got.DockerHost, got.Namespace = x.DockerHost, x.Namespace
 			got.ResyncInterval, got.ActionTimeout, got.RequestTTL = x.ResyncInterval, x.ActionTimeout, x.RequestTTL
 			got.PingInterval, got.PongTimeout = x.Stream.PingInterval, x.Stream.PongTimeout
+			got.StatsInterval, got.StatsHistory = x.StatsInterval, x.StatsHistory
 			want := defaults()
 			want.Standalone = true
 			want.TokenFile, want.WriteKubeconfig = o.TokenFile, o.WriteKubeconfig

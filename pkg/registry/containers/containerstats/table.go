@@ -1,0 +1,58 @@
+package containerstats
+
+import (
+	"context"
+	"fmt"
+
+	units "github.com/docker/go-units"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
+)
+
+// tableColumns are what `kubectl get containerstats` shows: the columns of
+// `docker stats`, in its units (binary for memory, decimal for traffic).
+var tableColumns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Description: "The container's Docker name."},
+	{Name: "CPU %", Type: "string", Description: "CPU use over the last interval; 100% is one core."},
+	{Name: "Mem Usage / Limit", Type: "string", Description: "Working set and memory limit."},
+	{Name: "Mem %", Type: "string", Description: "Working set as a share of the limit."},
+	{Name: "Net I/O", Type: "string", Description: "Bytes received / sent since the start."},
+	{Name: "Block I/O", Type: "string", Description: "Bytes read / written since the start."},
+	{Name: "PIDs", Type: "integer", Description: "Processes and threads."},
+	{Name: "ID", Type: "string", Format: "name", Priority: 1, Description: "The container's ID (the object's name)."},
+}
+
+type tableConvertor struct{}
+
+func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return registry.NewTable(obj, tableOptions, tableColumns, func(o runtime.Object) ([]any, error) {
+		cs, ok := o.(*containers.ContainerStats)
+		if !ok {
+			return nil, fmt.Errorf("cannot render %T as a containerstats table", o)
+		}
+		return Row(&cs.Status, cs.Name), nil
+	})
+}
+
+// Row is the table row of one sample (also the kubectl plugin's stats line).
+func Row(s *containers.ContainerStatsStatus, id string) []any {
+	memPct := 0.0
+	if s.Memory.LimitBytes > 0 {
+		memPct = float64(s.Memory.WorkingSetBytes) / float64(s.Memory.LimitBytes) * 100
+	}
+	return []any{
+		s.Name,
+		fmt.Sprintf("%.2f%%", float64(s.CPU.UsageNanoCores)/1e7),
+		units.BytesSize(float64(s.Memory.WorkingSetBytes)) + " / " + units.BytesSize(float64(s.Memory.LimitBytes)),
+		fmt.Sprintf("%.2f%%", memPct),
+		decimal(s.Network.RxBytes) + " / " + decimal(s.Network.TxBytes),
+		decimal(s.BlockIO.ReadBytes) + " / " + decimal(s.BlockIO.WriteBytes),
+		s.Pids,
+		id,
+	}
+}
+
+func decimal(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
