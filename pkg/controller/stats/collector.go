@@ -201,7 +201,8 @@ func (c *Collector) syncAndWatch(ctx context.Context) error {
 // observe starts or stops the sampler of ctr by its state, and passes a new
 // name or labels on to a running one.
 func (c *Collector) observe(ctx context.Context, ctr *containers.Container) {
-	running := ctr.Status.Status == "running"
+	// A paused container still runs (with no CPU), as in `docker stats`.
+	running := ctr.Status.Status == "running" || ctr.Status.Status == "paused"
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w, ok := c.workers[ctr.Name]

@@ -60,6 +60,40 @@ func TestKubectl(t *testing.T) {
 			t.Errorf("-o wide header lacks COMMAND/CREATED:\n%s", wide)
 		}
 	})
+	// The server runs with the default --stats-interval: containerstats is
+	// `docker stats` in kubectl.
+	t.Run("stats", func(t *testing.T) {
+		waitOutput(t, func() string { return c.kubectl("get", "containerstats") }, name)
+		out := c.kubectl("get", "cstats", "-o", "wide")
+		header := strings.SplitN(out, "\n", 2)[0]
+		for _, col := range []string{"NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS", "ID"} {
+			if !strings.Contains(header, col) {
+				t.Errorf("header lacks %s:\n%s", col, out)
+			}
+		}
+		var row string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, name+" ") {
+				row = l
+			}
+		}
+		// NAME, CPU %, MEM USAGE / LIMIT (binary units), MEM %, NET I/O, BLOCK I/O, PIDS, ID.
+		if f := strings.Fields(row); len(f) != 14 || !strings.HasSuffix(f[1], "%") || !strings.HasSuffix(f[2], "iB") ||
+			f[3] != "/" || !strings.HasSuffix(f[4], "iB") || f[12] == "0" || strings.Trim(f[12], "0123456789") != "" || f[13] != id {
+			t.Errorf("the row of %s is not docker stats' (%d fields):\n%s", name, len(f), out)
+		}
+		if v := c.kubectl("get", "containerstats", id, "-o", "jsonpath={.status.memory.workingSetBytes}"); v == "" || v == "0" {
+			t.Errorf("workingSetBytes %q", v)
+		}
+		// The history through kubectl: NDJSON, one sample per line.
+		hist := c.kubectl("get", "--raw", "/apis/containers.rancherdesktop.io/v1alpha1/namespaces/rancher-desktop/containers/"+id+"/stats")
+		if lines := strings.Split(strings.TrimSpace(hist), "\n"); len(lines) == 0 || !strings.HasPrefix(lines[0], `{"name":"`+name+`"`) {
+			t.Errorf("the history is not JSON lines of %s:\n%s", name, hist)
+		}
+		if ex := c.kubectl("explain", "containerstats.status.memory"); !strings.Contains(ex, "workingSetBytes") {
+			t.Errorf("explain lacks workingSetBytes:\n%s", ex)
+		}
+	})
 	t.Run("yaml", func(t *testing.T) {
 		out := c.kubectl("get", resource, id, "-o", "yaml")
 		for _, want := range []string{"kind: Container", "name: " + name, "status: running", "imageName: " + testenv.BusyboxImage} {
