@@ -29,6 +29,14 @@ func TestDelegatedAuthz(t *testing.T) {
 		if !strings.Contains(out, id) {
 			t.Errorf("kubectl get as viewer lacks %s:\n%s", id, out)
 		}
+		// The live stats and their history are the viewer's too.
+		Eventually(t, 60*time.Second, func() (bool, string) {
+			out, err := e.Kubectl(context.Background(), Viewer, "get", "containerstats", "-o", "wide")
+			return err == nil && strings.Contains(out, id), out
+		})
+		if code, body := e.Do(t, Viewer, http.MethodGet, e.ContainerPath(id, "stats"), nil); code != http.StatusOK || !strings.Contains(body, `"usageNanoCores"`) {
+			t.Errorf("viewer stats history: %d %s", code, trim(body))
+		}
 		for _, c := range []struct {
 			name, method, path string
 			body               []byte
@@ -54,6 +62,9 @@ func TestDelegatedAuthz(t *testing.T) {
 		// Reading the log does not make a viewer.
 		if code, body := e.Do(t, LogReader, http.MethodGet, list, nil); code != http.StatusForbidden {
 			t.Errorf("logreader list: %d %s, want 403", code, trim(body))
+		}
+		if code, body := e.Do(t, LogReader, http.MethodGet, e.ContainerPath(id, "stats"), nil); code != http.StatusForbidden {
+			t.Errorf("logreader stats: %d %s, want 403", code, trim(body))
 		}
 	})
 	t.Run("operator", func(t *testing.T) {
