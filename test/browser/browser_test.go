@@ -87,7 +87,9 @@ func TestReadLogInBrowser(t *testing.T) {
 	srv := fakeLogServer(t, "s3cret/+token=", lines)
 	for _, proto := range []string{"v5.channel.k8s.io", "base64.binary.k8s.io"} {
 		t.Run(proto, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			// Generous: Chromium's first start on a fresh machine (a new
+			// profile) under go test's parallel packages took over 30 s.
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			r, err := ReadLogInBrowser(ctx, t, Options{URL: wsURL(srv), Token: "s3cret/+token=", Protocol: proto, InsecureSkipTLSVerify: true})
 			if err != nil {

@@ -237,6 +237,28 @@ func (e *Env) waitConverged(ctx context.Context, timeout time.Duration) (time.Ti
 	return poll(ctx, timeout, e.mirrorEqualsDocker)
 }
 
+// waitStatsAfter waits until each of ids has a ContainerStats sampled after
+// since.
+func (e *Env) waitStatsAfter(ctx context.Context, ids []string, since time.Time, timeout time.Duration) error {
+	_, err := poll(ctx, timeout, func(ctx context.Context) error {
+		l, err := e.Client.ContainersV1alpha1().ContainerStats(e.Server.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		sampled := map[string]time.Time{}
+		for _, cs := range l.Items {
+			sampled[cs.Name] = cs.Status.Timestamp.Time
+		}
+		for _, id := range ids {
+			if !sampled[id].After(since) {
+				return fmt.Errorf("container %s: no sample since %s (last %s)", id[:12], since.Format(time.RFC3339Nano), sampled[id])
+			}
+		}
+		return nil
+	})
+	return err
+}
+
 // waitReady waits until the server's /readyz answers 200 (every mirror connected).
 func (e *Env) waitReady(ctx context.Context, timeout time.Duration) error {
 	hc := &http.Client{Timeout: callTimeout, Transport: &http.Transport{

@@ -200,8 +200,14 @@ func RunRestarts(t testing.TB, e *Env, o RestartOptions) RestartFigures {
 		if err := e.waitReady(ctx, convergeDeadline); err != nil {
 			t.Fatalf("restart %d: the server is not ready: %v", i, err)
 		}
+		targetsStarted := time.Now()
 		restartTargets(t, e, targets)
 		ch.resume()
+		// The stats collector lives through the restart: it samples the
+		// targets' new runs.
+		if err := e.waitStatsAfter(ctx, targets, targetsStarted, convergeDeadline); err != nil {
+			t.Fatalf("restart %d: containerstats: %v", i, err)
+		}
 		logf("restart %d/%d: outage %s%s, mirror equal to docker ps -a %s after dockerd answered",
 			i, o.Restarts, fig.Outage[i-1].Round(time.Millisecond), map[bool]string{true: " (long)"}[long],
 			fig.Convergence[i-1].Round(time.Millisecond))
