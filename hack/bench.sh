@@ -30,7 +30,8 @@
 # (mirror), _output/bench/issue3.txt (logs), _output/bench/issue9-faults.txt
 # (faults), _output/bench/issue9-memory.txt (memory),
 # _output/bench/issue11.txt (reconciler), _output/bench/issue12.txt (exec) and
-# _output/bench/issue13.txt (merged logs), _output/bench/issue13-paging.txt;
+# _output/bench/issue13.txt (merged logs), _output/bench/issue13-paging.txt,
+# _output/bench/issue14.txt (the stats collector);
 # the full test log is _output/bench/bench.log.
 #
 # Env (defaults in brackets):
@@ -39,12 +40,14 @@
 #                               reconciler (TestBenchReconciler), exec (TestBenchExec) or
 #                               merged (TestBenchMergedFollow: a merged follow of 50 printers)
 #                               or paging (TestBenchBackwardPaging: pages of a 1 GB log)
+#                               or stats (TestBenchStatsCollector: 50 containers, collector on/off)
 #   CA_BENCH_TAIL_MB [40]       size of the tail memory benchmark's log, 10^6 bytes
 #   CA_BENCH_AGGREGATED [1]     0: no control plane, so no kube-apiserver log or exec paths
 #   CA_BENCH_EXEC_KEYS [300]    keystrokes timed per exec path (after 20 warm-up)
 #   CA_BENCH_EXEC_MB [64]       size of the exec bulk transfer through cat, MiB
 #   CA_BENCH_MERGED_CONTAINERS [50]  CA_BENCH_MERGED_SECONDS [20]  printers and measuring window
 #   CA_BENCH_PAGING_MB [1000]   size of the paging benchmark's log, 10^6 bytes
+#   CA_BENCH_STATS_CONTAINERS [50]  CA_BENCH_STATS_SECONDS [60]  running containers and measuring window
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
 #   CA_BENCH_LIST_WARMUP [5]    CA_BENCH_LIST_ITERATIONS [50]
 #   CA_BENCH_OPS [200]          CA_BENCH_PAUSERS [4]
@@ -68,7 +71,7 @@ bin=$out/bench.test
 
 [[ $# -eq 0 ]] || ca_die "usage: ${0##*/} (no arguments; see the header for the environment)"
 case ${CA_BENCH_ONLY:-all} in
-all) tests='^TestBench(Logs|Faults|TailMemory|Reconciler|Exec|MergedFollow|BackwardPaging)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt" "$out/issue9-memory.txt" "$out/issue11.txt" "$out/issue12.txt" "$out/issue13.txt" "$out/issue13-paging.txt") ;;
+all) tests='^TestBench(Logs|Faults|TailMemory|Reconciler|Exec|MergedFollow|BackwardPaging|StatsCollector)?$' reports=("$out/issue2.txt" "$out/issue3.txt" "$out/issue9-faults.txt" "$out/issue9-memory.txt" "$out/issue11.txt" "$out/issue12.txt" "$out/issue13.txt" "$out/issue13-paging.txt" "$out/issue14.txt") ;;
 mirror) tests='^TestBench$' reports=("$out/issue2.txt") ;;
 logs) tests='^TestBenchLogs$' reports=("$out/issue3.txt") ;;
 faults) tests='^TestBenchFaults$' reports=("$out/issue9-faults.txt") ;;
@@ -77,7 +80,8 @@ reconciler) tests='^TestBenchReconciler$' reports=("$out/issue11.txt") ;;
 exec) tests='^TestBenchExec$' reports=("$out/issue12.txt") ;;
 merged) tests='^TestBenchMergedFollow$' reports=("$out/issue13.txt") ;;
 paging) tests='^TestBenchBackwardPaging$' reports=("$out/issue13-paging.txt") ;;
-*) ca_die "CA_BENCH_ONLY must be all, mirror, logs, faults, memory, reconciler, exec, merged or paging, got '$CA_BENCH_ONLY'" ;;
+stats) tests='^TestBenchStatsCollector$' reports=("$out/issue14.txt") ;;
+*) ca_die "CA_BENCH_ONLY must be all, mirror, logs, faults, memory, reconciler, exec, merged, paging or stats, got '$CA_BENCH_ONLY'" ;;
 esac
 ca_require_root "the benchmark's private dockerd"
 command -v go >/dev/null || ca_die "go not found"
@@ -153,6 +157,7 @@ ca_log "running the benchmark ${CA_BENCH_ONLY:-all} (log: $log)"
 		CA_BENCH_FAULTS_REPORT=$out/issue9-faults.txt CA_BENCH_TAILMEM_REPORT=$out/issue9-memory.txt \
 		CA_BENCH_RECONCILER_REPORT=$out/issue11.txt CA_BENCH_EXEC_REPORT=$out/issue12.txt \
 		CA_BENCH_MERGED_REPORT=$out/issue13.txt CA_BENCH_PAGING_REPORT=$out/issue13-paging.txt \
+		CA_BENCH_STATS_REPORT=$out/issue14.txt \
 		CA_BENCH_E2E_ENV=$e2e_env \
 		exec "$bin" -test.run "$tests" -test.v -test.count=1 -test.timeout "${CA_BENCH_TIMEOUT:-90m}"
 ) >"$log" 2>&1 {lockfd}>&- &

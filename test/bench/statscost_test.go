@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rancher-sandbox/containers-apiserver/pkg/controller/stats"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/generated/clientset/versioned"
+	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
+)
+
+const (
+	statsLabel    = "io.rancherdesktop.bench.stats"
+	statsDeadline = 20 * time.Minute
+	// statsSettle lets a server's start (first list, first samples, its
+	// heap's growth) pass before the measuring window.
+	statsSettle = 15 * time.Second
+)
+
+// statsRun is what one server process cost over the window.
+type statsRun struct {
+	server, dockerd time.Duration // CPU time
+	rssKB           int64         // server resident memory at the end of the window
+}
+
+// TestBenchStatsCollector measures the stats collector's cost: the server
+// binary (no race detector, its own process) with n running containers, once
+// with --stats-interval=0 and once with the default 2 s; the CPU of the
+// server and of dockerd over the same window, and the server's RSS.
+func TestBenchStatsCollector(t *testing.T) {
+	requireBench(t)
+	n := envInt(t, "CA_BENCH_STATS_CONTAINERS", 50)
+	secs := envInt(t, "CA_BENCH_STATS_SECONDS", 60)
+	report := os.Getenv("CA_BENCH_STATS_REPORT")
+	if report == "" {
+		report = filepath.Join(testenv.Root(), "_output", "bench", "issue14.txt")
+	}
+	host := benchDockerHost(t)
+	dc := testenv.DockerClient(t, host)
+	ctx, cancel := context.WithTimeout(context.Background(), statsDeadline)
+	defer cancel()
+	started := time.Now()
+	mach := machineInfo(ctx, t, dc)
+	loadStart := loadAvg()
+	t.Cleanup(func() { removeLabelled(t, dc, statsLabel) })
+
+	// Idle containers on the default bridge: each sample reads the network
+	// counters in the container's namespace, as for a real one.
+	for i := range n {
+		r, err := dc.ContainerCreate(ctx, &container.Config{
+			Image: testenv.BusyboxImage, Cmd: []string{"sleep", "86400"},
+			Labels: map[string]string{statsLabel: "issue14", benchLabel: "issue14"},
+		}, nil, nil, nil, fmt.Sprintf("bench-stats-%02d", i))
+		if err == nil {
+			err = dc.ContainerStart(ctx, r.ID, container.StartOptions{})
+		}
+		if err != nil {
+			t.Fatalf("docker run bench-stats-%02d: %v", i, err)
+		}
+	}
+	dpid := dockerdPID(host)
+	window := time.Duration(secs) * time.Second
+	interval := stats.DefaultInterval
+
+	measure := func(flag string, wantObjects int) statsRun {
+		b := testenv.StartBinaryWith(t, host, testenv.BinaryOptions{}, flag)
+		cs := binaryClient(t, b)
+		// Every container sampled (or, collector off, none) before the window.
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			l, err := cs.ContainersV1alpha1().ContainerStats("rancher-desktop").List(ctx, metav1.ListOptions{LabelSelector: statsLabel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l.Items) == wantObjects {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d containerstats, want %d", flag, len(l.Items), wantObjects)
+			}
+			time.Sleep(100 * time.Millisecond) // polling the object count, bounded by the deadline
+		}
+		time.Sleep(statsSettle) // a settling window, not a wait for an event
+		s0, d0 := procCPU(b.PID()), procCPU(dpid)
+		time.Sleep(window) // the measuring window
+		run := statsRun{server: procCPU(b.PID()) - s0, dockerd: procCPU(dpid) - d0}
+		rss, err := procStatusKB(b.PID(), "VmRSS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		run.rssKB = rss
+		// One server at a time: the next measures alone.
+		if err := b.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Wait(time.Minute); err != nil {
+			t.Fatalf("%s: stopping the server: %v", flag, err)
+		}
+		return run
+	}
+	off := measure("--stats-interval=0", 0)
+	on := measure("--stats-interval="+interval.String(), n)
+
+	pct := func(c time.Duration) float64 { return 100 * c.Seconds() / window.Seconds() }
+	ring := stats.Capacity(interval, stats.DefaultHistory) * stats.PointBytes
+	var b strings.Builder
+	fmt.Fprintf(&b, "containers-apiserver stats-collector benchmark (hack/bench.sh), %s\n", started.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "machine: %s\n", mach)
+	fmt.Fprintf(&b, "setup:   %d running busybox containers (sleep, default bridge) on a test-owned dockerd; the server binary\n", n)
+	fmt.Fprintf(&b, "         (no race detector) as its own process, once with --stats-interval=0 and once with %s; each measured\n", interval)
+	fmt.Fprintf(&b, "         over %s after %s of settling; load average %s at start, %s at end\n\n", window, statsSettle, loadStart, loadAvg())
+	fmt.Fprintf(&b, "CPU (%% of one core) and the server's RSS at the end of the window:\n")
+	fmt.Fprintf(&b, "  collector off:  server %5.2f%%  dockerd %5.2f%%  RSS %6.1f MiB\n", pct(off.server), pct(off.dockerd), float64(off.rssKB)/1024)
+	fmt.Fprintf(&b, "  collector on:   server %5.2f%%  dockerd %5.2f%%  RSS %6.1f MiB\n", pct(on.server), pct(on.dockerd), float64(on.rssKB)/1024)
+	fmt.Fprintf(&b, "  the collector:  server %+5.2f%%  dockerd %+5.2f%%  RSS %+6.1f MiB   (target: server <= 2%%, RSS <= 10 MiB)\n",
+		pct(on.server-off.server), pct(on.dockerd-off.dockerd), float64(on.rssKB-off.rssKB)/1024)
+	fmt.Fprintf(&b, "\nThe history ring of one container, full (15 min at %s: %d samples of %d B): %.1f KiB; %d containers: %.2f MiB\n",
+		interval, stats.Capacity(interval, stats.DefaultHistory), stats.PointBytes, float64(ring)/1024, n, float64(ring*n)/(1<<20))
+	fmt.Fprintf(&b, "(allocated when the container is first seen; its pages become resident as the ring fills)\n")
+	fmt.Fprintf(&b, "\nstats bench took %s\n", time.Since(started).Round(time.Second))
+	writeReport(t, report, b.String())
+}
+
+// binaryClient is a clientset of the server binary b.
+func binaryClient(t *testing.T, b *testenv.Binary) versioned.Interface {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", b.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return versioned.NewForConfigOrDie(cfg)
+}
