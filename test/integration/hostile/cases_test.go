@@ -20,7 +20,7 @@ import (
 func (f *fixture) cases() []hcase {
 	var all []hcase
 	for _, group := range [][]hcase{
-		f.nameCases(), f.listCases(), f.logCases(), f.mergedLogCases(), f.webSocketCases(), f.authCases(),
+		f.nameCases(), f.listCases(), f.logCases(), f.statsCases(), f.mergedLogCases(), f.webSocketCases(), f.authCases(),
 		f.containerWriteCases(), f.mirrorWriteCases(), f.requestCases(), f.deleteCases(),
 	} {
 		all = append(all, group...)
@@ -76,7 +76,7 @@ func (f *fixture) nameCases() []hcase {
 	for _, n := range badNames(f.plain, "", true) {
 		add("container", n, get("", "containers/"+n.seg, ""))
 		add("container", n, del("", "containers/"+n.seg, "", nil))
-		for _, sub := range []string{"log", "logs"} {
+		for _, sub := range []string{"log", "logs", "stats"} {
 			add("container/"+sub, n, get("", "containers/"+n.seg+"/"+sub, ""))
 			if n.label != "escaped slash" {
 				// The log checks the name itself (".." included), and its
@@ -111,7 +111,53 @@ func (f *fixture) nameCases() []hcase {
 	for _, n := range badNames("moby", "", false) {
 		add("containernamespaces", n, get("", "containernamespaces/"+n.seg, ""))
 	}
+	for _, n := range badNames(f.plain, "", true) {
+		add("containerstats", n, get("", "containerstats/"+n.seg, ""))
+	}
 	return out
+}
+
+// statsCases: the stats history's options, and the resource's selectors.
+func (f *fixture) statsCases() []hcase {
+	hist := "containers/" + f.plain + "/stats"
+	// Whole JSON lines of the plain container's samples, at least one.
+	samples := func(b []byte) error {
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		for _, l := range lines {
+			var s struct {
+				Name string `json:"name"`
+				CPU  *struct {
+					UsageCoreNanoSeconds *int64 `json:"usageCoreNanoSeconds"`
+				} `json:"cpu"`
+			}
+			if err := json.Unmarshal([]byte(l), &s); err != nil || s.Name != "hostile-plain" || s.CPU == nil || s.CPU.UsageCoreNanoSeconds == nil {
+				return fmt.Errorf("not a sample of hostile-plain (%v): %s", err, abbrev(l))
+			}
+		}
+		return nil
+	}
+	bad := func(param, value, msg string) hcase {
+		return get(fmt.Sprintf("stats %s=%q", param, value), hist, q(param, value)).want(400, badRequest, msg)
+	}
+	good := func(param, value string) hcase {
+		return get(fmt.Sprintf("stats %s=%q", param, value), hist, q(param, value)).ok(samples)
+	}
+	return []hcase{
+		get("stats history", hist, "").ok(samples),
+		bad("sinceSeconds", "0", "sinceSeconds must be 1 or more"),
+		bad("sinceSeconds", "-1", "sinceSeconds must be 1 or more"),
+		bad("sinceSeconds", "abc", "must be a whole number"),
+		bad("sinceSeconds", "99999999999999999999", "must be a whole number"),
+		// Past anything kept, past what a duration holds: every sample.
+		good("sinceSeconds", "9999999999"),
+		good("sinceSeconds", "9223372036854775807"),
+		bad("follow", "maybe", "must be true or false"),
+		get("stats of a stopped-or-unknown container", "containers/"+strings.Repeat("0", 64)+"/stats", "").want(404, notFound, "no such container"),
+		get("containerstats by a bad field", "containerstats", q("fieldSelector", "status.cpu=1")).want(400, badRequest, "status.name"),
+		get("containerstats by Docker name", "containerstats", q("fieldSelector", "status.name=hostile-plain")).ok(listHas(f.plain)),
+		get("containerstats, a bad label selector", "containerstats", q("labelSelector", "a b")).want(400, badRequest, ""),
+		post("containerstats are read-only", "containerstats", "", []byte(`{"metadata":{"name":"x"}}`)).want(405, notAllowed, ""),
+	}
 }
 
 // continueToken builds a continue token as the storage encodes them.

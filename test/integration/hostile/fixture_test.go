@@ -98,6 +98,8 @@ func newFixture(t *testing.T) *fixture {
 	f.volume = f.waitOne("volumes", "status.name="+hostileVolume)
 	f.waitOne("containers", "metadata.name="+f.plain)
 	f.waitOne("containers", "metadata.name="+f.tty)
+	// Sampled by the stats collector (the server's default interval).
+	f.waitOne("containerstats", "metadata.name="+f.plain)
 	testenv.Eventually(t, setupDeadline, "the plain container's log", func() error {
 		got, err := f.text("containers/"+f.plain+"/log", nil)
 		if err != nil {

@@ -24,6 +24,10 @@ import (
 // buffer holds at most this many lines (about 400 bytes each).
 const statsBatch = 64
 
+// maxSinceSeconds is where a sinceSeconds reaches past anything kept (and
+// past what a time.Duration holds): larger ones mean every sample.
+const maxSinceSeconds = 100 * 365 * 24 * 3600
+
 // StatsREST serves containers/stats: the samples the collector keeps of a
 // running container, as newline-delimited JSON (one v1alpha1
 // ContainerStatsStatus per line, oldest first), and with follow=true each
@@ -77,9 +81,9 @@ func (r *StatsREST) Connect(ctx context.Context, name string, options runtime.Ob
 	if !ok {
 		return nil, notFound(name, "the container is not running (stats are kept while it runs)")
 	}
-	var since time.Time
-	if opts.SinceSeconds != nil {
-		since = time.Now().Add(-time.Duration(*opts.SinceSeconds) * time.Second)
+	var since time.Time // zero: every sample kept
+	if n := opts.SinceSeconds; n != nil && *n < maxSinceSeconds {
+		since = time.Now().Add(-time.Duration(*n) * time.Second)
 	}
 	sopts := r.Stream
 	sopts.ContentType = "application/x-ndjson"
