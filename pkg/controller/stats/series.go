@@ -90,14 +90,14 @@ func (s *Series) end() {
 	}
 }
 
-// Read returns, oldest first, at most max of the kept samples that come after
+// Read returns, oldest first, at most limit of the kept samples that come after
 // the sample numbered after (0: from the oldest) and were taken at or after
 // since (zero: any time). It also returns the number to pass as after to
 // read on, a channel closed when there is more to read or the series has
 // ended, and whether it has ended (after which nothing more comes).
 // A reader that falls more than the ring's capacity behind skips the samples
 // overwritten meanwhile.
-func (s *Series) Read(after uint64, since time.Time, max int) (out []containers.ContainerStatsStatus, next uint64, changed <-chan struct{}, ended bool) {
+func (s *Series) Read(after uint64, since time.Time, limit int) (out []containers.ContainerStatsStatus, next uint64, changed <-chan struct{}, ended bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next = after
@@ -110,7 +110,7 @@ func (s *Series) Read(after uint64, since time.Time, max int) (out []containers.
 		sinceNano = since.UnixNano()
 	}
 	for i := range s.n {
-		if len(out) >= max {
+		if len(out) >= limit {
 			break
 		}
 		p := &s.ring[(oldest+i)%len(s.ring)]
