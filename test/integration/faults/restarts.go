@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/rancher-sandbox/containers-apiserver/test/testenv"
@@ -258,14 +259,24 @@ func startTargets(t testing.TB, e *Env, n int) []string {
 	return ids
 }
 
-// restartTargets starts the targets (a restarted dockerd stopped them).
+// restartTargets starts the targets (a restarted dockerd stopped them). A
+// dockerd that answers pings may still be reconnecting to its containerd
+// ("transport is closing"): such a start is tried again, within a deadline.
 func restartTargets(t testing.TB, e *Env, ids []string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
-	defer cancel()
+	deadline := time.Now().Add(convergeDeadline)
 	for _, id := range ids {
-		if err := e.Docker.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-			t.Fatalf("starting target %s: %v", id[:12], err)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+			err := e.Docker.ContainerStart(ctx, id, container.StartOptions{})
+			cancel()
+			if err == nil {
+				break
+			}
+			if !cerrdefs.IsUnavailable(err) || time.Now().After(deadline) {
+				t.Fatalf("starting target %s: %v", id[:12], err)
+			}
+			time.Sleep(pollEvery) // dockerd reconnecting to containerd; bounded by the deadline
 		}
 	}
 }
