@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,7 +274,8 @@ func restartTargets(t testing.TB, e *Env, ids []string) {
 			if err == nil {
 				break
 			}
-			if !cerrdefs.IsUnavailable(err) || time.Now().After(deadline) {
+			transient := cerrdefs.IsUnavailable(err) || strings.Contains(err.Error(), "transport is closing")
+			if !transient || time.Now().After(deadline) {
 				t.Fatalf("starting target %s: %v", id[:12], err)
 			}
 			time.Sleep(pollEvery) // dockerd reconnecting to containerd; bounded by the deadline
