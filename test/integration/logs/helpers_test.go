@@ -6,7 +6,6 @@ package logs
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -90,13 +89,7 @@ func (e *env) logURL(id, sub string, q url.Values) string {
 // get sends an authenticated GET and returns the response (body open).
 func (e *env) get(ctx context.Context, u string) *http.Response {
 	e.t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	req.Header.Set("Authorization", "Bearer "+e.s.Token)
-	resp, err := e.hc.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp
+	return testenv.Get(ctx, e.t, e.hc, u, e.s.Token)
 }
 
 // logs fetches a whole log over HTTP and fails unless the status is 200.
@@ -114,23 +107,7 @@ func (e *env) dial(id string, q url.Values, protocols ...string) (*websocket.Con
 // dialURL opens a WebSocket to an https URL with the given subprotocols.
 func (e *env) dialURL(u string, protocols ...string) (*websocket.Conn, string) {
 	e.t.Helper()
-	d := websocket.Dialer{
-		TLSClientConfig:  &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test server
-		Subprotocols:     protocols,
-		HandshakeTimeout: deadline,
-	}
-	u = strings.Replace(u, "https://", "wss://", 1)
-	h := http.Header{"Authorization": {"Bearer " + e.s.Token}}
-	conn, resp, err := d.Dial(u, h)
-	if err != nil {
-		body := ""
-		if resp != nil {
-			b, _ := io.ReadAll(resp.Body)
-			body = fmt.Sprintf("%d %s", resp.StatusCode, b)
-		}
-		e.t.Fatalf("WebSocket dial %v: %v %s", protocols, err, body)
-	}
-	e.t.Cleanup(func() { conn.Close() })
+	conn := testenv.DialWebSocket(e.t, u, e.s.Token, protocols...)
 	return conn, conn.Subprotocol()
 }
 

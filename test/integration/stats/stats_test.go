@@ -9,7 +9,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -133,13 +132,7 @@ func (e *env) statsURL(id string, q url.Values) string {
 
 func (e *env) get(ctx context.Context, u string) *http.Response {
 	e.t.Helper()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	req.Header.Set("Authorization", "Bearer "+e.s.Token)
-	resp, err := e.hc.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp
+	return testenv.Get(ctx, e.t, e.hc, u, e.s.Token)
 }
 
 // history reads a container's whole history (no follow).
@@ -180,13 +173,17 @@ func parseLines(t *testing.T, body []byte) []v1alpha1.ContainerStatsStatus {
 	return out
 }
 
-// TestStatsBusyAndIdle: at the default interval, a busy container's first
-// sample shows above 0.2 cores and an idle one's below 0.05, each object
-// carrying the Docker name and labels, and selectable by them.
+// TestStatsBusyAndIdle: at the default interval, a busy container shows
+// above 0.2 cores and an idle one below 0.05 from their first samples, each
+// object carrying the Docker name and labels, and selectable by them.
+//
+// The busy container runs two loops and may be judged on the best of its
+// first three samples: on a loaded 2-core machine (go test runs packages in
+// parallel) one loop's first window measured 0.15 cores, which was right.
 func TestStatsBusyAndIdle(t *testing.T) {
 	e := newEnv(t, server.NewOptions().StatsInterval) // the default, 2s
 	w := e.watch()
-	busy, busyName := e.run(nil, "sh", "-c", "while true; do :; done")
+	busy, busyName := e.run(nil, "sh", "-c", "while :; do :; done & while :; do :; done")
 	idle, idleName := e.run(nil, "sleep", "3600")
 
 	for _, c := range []struct {
@@ -202,8 +199,13 @@ func TestStatsBusyAndIdle(t *testing.T) {
 			t.Fatalf("%s: first event %s, want ADDED", c.name, typ)
 		}
 		st := cs.Status
-		if !c.check(st.CPU.UsageNanoCores) {
-			t.Errorf("%s: first sample usageNanoCores %d, want %s", c.name, st.CPU.UsageNanoCores, c.want)
+		rates := []int64{st.CPU.UsageNanoCores}
+		for c.id == busy && !c.check(rates[len(rates)-1]) && len(rates) < 3 {
+			_, next := e.next(w, c.id)
+			rates = append(rates, next.Status.CPU.UsageNanoCores)
+		}
+		if !c.check(rates[len(rates)-1]) {
+			t.Errorf("%s: usageNanoCores of the first samples %v, want %s", c.name, rates, c.want)
 		}
 		if st.Name != c.name || cs.Labels["test"] != e.label {
 			t.Errorf("%s: status.name %q, labels %v", c.name, st.Name, cs.Labels)
@@ -211,7 +213,7 @@ func TestStatsBusyAndIdle(t *testing.T) {
 		// Created within one interval of the start (plus the baseline sample's
 		// gap and the mirror's own delay): well under the deadline below.
 		after := st.Timestamp.Sub(e.startedAt(c.id))
-		t.Logf("%s: first sample %s after the start, usageNanoCores %d", c.name, after, st.CPU.UsageNanoCores)
+		t.Logf("%s: first sample %s after the start, usageNanoCores %v", c.name, after, rates)
 		if after > 10*time.Second {
 			t.Errorf("%s: first sample %s after the start", c.name, after)
 		}
@@ -502,20 +504,5 @@ func TestStatsLifecycleAndHistory(t *testing.T) {
 // dial opens a WebSocket to an https URL.
 func (e *env) dial(u string, protocols ...string) *websocket.Conn {
 	e.t.Helper()
-	d := websocket.Dialer{
-		TLSClientConfig:  &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // test server
-		Subprotocols:     protocols,
-		HandshakeTimeout: deadline,
-	}
-	conn, resp, err := d.Dial(strings.Replace(u, "https://", "wss://", 1), http.Header{"Authorization": {"Bearer " + e.s.Token}})
-	if err != nil {
-		body := ""
-		if resp != nil {
-			b, _ := io.ReadAll(resp.Body)
-			body = fmt.Sprintf("%d %s", resp.StatusCode, b)
-		}
-		e.t.Fatalf("WebSocket dial: %v %s", err, body)
-	}
-	e.t.Cleanup(func() { conn.Close() })
-	return conn
+	return testenv.DialWebSocket(e.t, u, e.s.Token, protocols...)
 }
