@@ -94,8 +94,9 @@ func TestBenchBackwardPaging(t *testing.T) {
 	for i, f := range fractions {
 		u := e.logURL(r.ID, url.Values{"untilTime": {stamps[i].Format(time.RFC3339Nano)}, "tailLines": {fmt.Sprint(pagingPage)}, "timestamps": {"true"}})
 		first, took, got, last := timePage(ctx, t, e, u)
-		if got != pagingPage || !last.Equal(stamps[i]) {
-			t.Fatalf("page at %.1f%%: %d lines ending at %s, want %d ending at %s", 100*f, got, last, pagingPage, stamps[i])
+		// A page near the start of a small log has fewer lines before it.
+		if want := min(pagingPage, at[i]+1); int64(got) != want || !last.Equal(stamps[i]) {
+			t.Fatalf("page at %.1f%%: %d lines ending at %s, want %d ending at %s", 100*f, got, last, want, stamps[i])
 		}
 		fromEnd := float64(lines-at[i]) * float64(len(pagingLine)+1) / 1e6
 		fmt.Fprintf(&b, "  %-28s %12s %12s %10d\n", fmt.Sprintf("%.0f MB (%.1f%%)", fromEnd, 100*(1-f)),
@@ -106,8 +107,8 @@ func TestBenchBackwardPaging(t *testing.T) {
 }
 
 // stampsAt reads the container's whole log from Docker with timestamps and
-// returns the timestamps of the lines at the given indices (ascending), the
-// number of lines, and how long the read took.
+// returns the timestamps of the lines at the given indices (in any order),
+// the number of lines, and how long the read took.
 func stampsAt(ctx context.Context, t *testing.T, dc interface {
 	ContainerLogs(context.Context, string, container.LogsOptions) (io.ReadCloser, error)
 }, id string, at []int64) ([]time.Time, int64, time.Duration) {
@@ -125,22 +126,24 @@ func stampsAt(ctx context.Context, t *testing.T, dc interface {
 	}()
 	defer func() { _ = pr.Close() }()
 	out := make([]time.Time, len(at))
+	slot := make(map[int64]int, len(at)) // line index -> its place in out
+	for i, a := range at {
+		slot[a] = i
+	}
 	br := bufio.NewReaderSize(pr, 64<<10)
 	var n int64
-	next := 0
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
 			break
 		}
-		if next < len(at) && n == at[next] {
+		if i, ok := slot[n]; ok {
 			stamp, _, _ := strings.Cut(string(line), " ")
 			ts, perr := time.Parse(time.RFC3339Nano, stamp)
 			if perr != nil {
 				t.Fatalf("line %d: %v", n, perr)
 			}
-			out[next] = ts
-			next++
+			out[i] = ts
 		}
 		n++
 	}
@@ -163,7 +166,8 @@ func timePage(ctx context.Context, t *testing.T, e *endpoint, u string) (first, 
 	defer resp.Body.Close()
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	if _, err := br.Peek(1); err != nil {
-		t.Fatalf("page: %v", err)
+		_, _ = io.Copy(io.Discard, br)
+		t.Fatalf("page %s: %v (status %d, X-Stream-Error %q)", u, err, resp.StatusCode, resp.Trailer.Get("X-Stream-Error"))
 	}
 	first = time.Since(t0)
 	for {
