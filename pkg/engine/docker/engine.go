@@ -56,6 +56,11 @@ func New(host string) (*engine.Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker host %q: %w", host, err)
 	}
+	statsCli, err := newStatsClient(host)
+	if err != nil {
+		_ = cli.Close()
+		return nil, fmt.Errorf("docker host %q: %w", host, err)
+	}
 	d := &dockerEngine{host: host, cli: cli}
 	return &engine.Engine{
 		Name:       "docker engine at " + host,
@@ -67,8 +72,8 @@ func New(host string) (*engine.Engine, error) {
 		Requests:   requests.New(cli, d.errorOf),
 		Logs:       &Logs{d: d},
 		Exec:       &Exec{d: d},
-		Stats:      &Stats{d: d},
-		Close:      cli.Close,
+		Stats:      &Stats{d: d, cli: statsCli},
+		Close:      func() error { return errors.Join(cli.Close(), statsCli.Close()) },
 	}, nil
 }
 
@@ -86,6 +91,27 @@ type dockerEngine struct {
 func NewClient(host string) (*client.Client, error) {
 	return client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation(),
 		withReadBufferSize(readBufferSize), withBlockingConns(host))
+}
+
+// maxStatsConns bounds the idle connections the stats client keeps: one per
+// container sampled at once (Docker 20.10 answers them together, at its
+// collector's tick); more are opened and closed as needed.
+const maxStatsConns = 64
+
+// newStatsClient is the client of the stats samples: net/http's own
+// connections, kept alive and read through Go's network poller. The main
+// client's blocking one-connection-per-request reads suit log streams; a
+// stats call, which Docker 20.10 answers only at its next once-a-second tick,
+// would hold an OS thread and a fresh connection each, 25 times a second
+// for 50 containers.
+func newStatsClient(host string) (*client.Client, error) {
+	return client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation(),
+		func(c *client.Client) error {
+			if tr, ok := c.HTTPClient().Transport.(*http.Transport); ok {
+				tr.MaxIdleConns, tr.MaxIdleConnsPerHost = maxStatsConns, maxStatsConns
+			}
+			return nil
+		})
 }
 
 // withReadBufferSize sets the read buffer of the client's connections. Options

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 )
@@ -19,7 +20,10 @@ const maxStatsBody = 1 << 20
 // Stats samples containers through Docker's stats endpoint, one shot per call
 // (stream=false&one-shot=true: Docker reads the cgroup once and answers at
 // once, instead of waiting a second for its own previous sample).
-type Stats struct{ d *dockerEngine }
+type Stats struct {
+	d   *dockerEngine
+	cli *client.Client // the stats client (newStatsClient), shared by every sampler
+}
 
 var _ engine.Stats = (*Stats)(nil)
 
@@ -28,11 +32,16 @@ var _ engine.Stats = (*Stats)(nil)
 func (s *Stats) Sample(ctx context.Context, id string) (engine.StatsSample, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	resp, err := s.d.cli.ContainerStatsOneShot(ctx, id)
+	resp, err := s.cli.ContainerStatsOneShot(ctx, id)
 	if err != nil {
 		return engine.StatsSample{}, s.d.errorOf(err)
 	}
-	defer func() { _ = resp.Body.Close() }()
+	defer func() {
+		// Drained (the newline after the document), so the connection is
+		// kept for the next call.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxStatsBody))
+		_ = resp.Body.Close()
+	}()
 	var st container.StatsResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxStatsBody)).Decode(&st); err != nil {
 		if ctx.Err() != nil {
