@@ -76,20 +76,13 @@ func TestBenchStatsCollector(t *testing.T) {
 		b := testenv.StartBinaryWith(t, host, testenv.BinaryOptions{}, flag)
 		cs := binaryClient(t, b)
 		// Every container sampled (or, collector off, none) before the window.
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
+		testenv.Eventually(t, 2*time.Minute, flag+": containerstats", func() error {
 			l, err := cs.ContainersV1alpha1().ContainerStats("rancher-desktop").List(ctx, metav1.ListOptions{LabelSelector: statsLabel})
-			if err != nil {
-				t.Fatal(err)
+			if err == nil && len(l.Items) != wantObjects {
+				err = fmt.Errorf("%d objects, want %d", len(l.Items), wantObjects)
 			}
-			if len(l.Items) == wantObjects {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d containerstats, want %d", flag, len(l.Items), wantObjects)
-			}
-			time.Sleep(100 * time.Millisecond) // polling the object count, bounded by the deadline
-		}
+			return err
+		})
 		time.Sleep(statsSettle) // a settling window, not a wait for an event
 		s0, d0 := procCPU(b.PID()), procCPU(dpid)
 		time.Sleep(window) // the measuring window
