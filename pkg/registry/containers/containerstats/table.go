@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	units "github.com/docker/go-units"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/rancher-sandbox/containers-apiserver/pkg/apis/containers"
+	"github.com/rancher-sandbox/containers-apiserver/pkg/printers"
 	"github.com/rancher-sandbox/containers-apiserver/pkg/registry"
 )
 
@@ -33,26 +33,6 @@ func (tableConvertor) ConvertToTable(_ context.Context, obj runtime.Object, tabl
 		if !ok {
 			return nil, fmt.Errorf("cannot render %T as a containerstats table", o)
 		}
-		return Row(&cs.Status, cs.Name), nil
+		return append(printers.StatsRow(&cs.Status), cs.Name), nil
 	})
 }
-
-// Row is the table row of one sample (also the kubectl plugin's stats line).
-func Row(s *containers.ContainerStatsStatus, id string) []any {
-	memPct := 0.0
-	if s.Memory.LimitBytes > 0 {
-		memPct = float64(s.Memory.WorkingSetBytes) / float64(s.Memory.LimitBytes) * 100
-	}
-	return []any{
-		s.Name,
-		fmt.Sprintf("%.2f%%", float64(s.CPU.UsageNanoCores)/1e7),
-		units.BytesSize(float64(s.Memory.WorkingSetBytes)) + " / " + units.BytesSize(float64(s.Memory.LimitBytes)),
-		fmt.Sprintf("%.2f%%", memPct),
-		decimal(s.Network.RxBytes) + " / " + decimal(s.Network.TxBytes),
-		decimal(s.BlockIO.ReadBytes) + " / " + decimal(s.BlockIO.WriteBytes),
-		s.Pids,
-		id,
-	}
-}
-
-func decimal(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }

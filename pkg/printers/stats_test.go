@@ -1,4 +1,4 @@
-package containerstats
+package printers
 
 import (
 	"reflect"
@@ -8,7 +8,7 @@ import (
 )
 
 // The row reads as `docker stats` does for the same figures.
-func TestRow(t *testing.T) {
+func TestStatsRow(t *testing.T) {
 	s := &containers.ContainerStatsStatus{
 		Name:    "web-1",
 		CPU:     containers.CPUStats{UsageNanoCores: 1_234_500_000},
@@ -17,12 +17,15 @@ func TestRow(t *testing.T) {
 		BlockIO: containers.BlockIOStats{ReadBytes: 36_900, WriteBytes: 52_400_000},
 		Pids:    3,
 	}
-	want := []any{"web-1", "123.45%", "2.656MiB / 23.54GiB", "0.01%", "806B / 1.5MB", "36.9kB / 52.4MB", int64(3), "abc"}
-	if got := Row(s, "abc"); !reflect.DeepEqual(got, want) {
+	want := []any{"web-1", "123.45%", "2.656MiB / 23.54GiB", "0.01%", "806B / 1.5MB", "36.9kB / 52.4MB", int64(3)}
+	if got := StatsRow(s); !reflect.DeepEqual(got, want) {
 		t.Errorf("row\n got %q\nwant %q", got, want)
 	}
+	if len(StatsHeader) != len(want) {
+		t.Errorf("%d headers for %d columns", len(StatsHeader), len(want))
+	}
 	// No limit known: MEM % is 0, not a division by zero.
-	if got := Row(&containers.ContainerStatsStatus{}, "x")[3]; got != "0.00%" {
+	if got := StatsRow(&containers.ContainerStatsStatus{})[3]; got != "0.00%" {
 		t.Errorf("MEM %% without a limit: %v", got)
 	}
 }
