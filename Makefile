@@ -5,11 +5,14 @@ all: build
 
 build:
 	go build -o _output/bin/containers-apiserver ./cmd/apiserver
+	go build -o _output/bin/kubectl-container ./cmd/kubectl-container
 
-# Install the server as containers-apiserver (PREFIX=/usr/local by default).
+# Install the server as containers-apiserver and the kubectl plugin as
+# kubectl-container (PREFIX=/usr/local by default; kubectl finds the plugin on PATH).
 PREFIX ?= /usr/local
 install: build
 	install -D -m 0755 _output/bin/containers-apiserver $(DESTDIR)$(PREFIX)/bin/containers-apiserver
+	install -D -m 0755 _output/bin/kubectl-container $(DESTDIR)$(PREFIX)/bin/kubectl-container
 
 run:
 	hack/run.sh

@@ -251,6 +251,14 @@ func Rules() []Rule {
 			Through:   sdkOwners,
 		},
 		{
+			// The plugin runs on a user's machine: the API and its client,
+			// none of the server.
+			Name: "the kubectl plugin is a client (no k8s.io/apiserver, server or engine packages)",
+			From: Under("cmd/kubectl-container", "pkg/cmd/plugin"),
+			Forbidden: Under("k8s.io/apiserver", "pkg/apiserver", "pkg/registry", "pkg/storage",
+				"pkg/engine", "pkg/controller", "pkg/mirror", "pkg/stream", "pkg/cmd/server"),
+		},
+		{
 			Name:      "only pkg/engine/docker imports the Docker SDK",
 			From:      Except(Under("pkg", "cmd"), sdkOwners),
 			Forbidden: dockerSDK,
