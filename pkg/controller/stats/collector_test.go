@@ -245,3 +245,25 @@ func TestCapacity(t *testing.T) {
 		t.Error("an interval below the minimum is accepted")
 	}
 }
+
+// Every sampler's ticks fall on one grid, at least half an interval ahead.
+func TestNextTick(t *testing.T) {
+	c, err := New(Options{Interval: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		now, want time.Duration // after base
+	}{
+		{0, 2 * time.Second},
+		{time.Second, 2 * time.Second},
+		{time.Second + time.Nanosecond, 4 * time.Second},
+		{1900 * time.Millisecond, 4 * time.Second},
+		{3 * time.Second, 4 * time.Second},
+	} {
+		if got := c.nextTick(base.Add(tc.now)); !got.Equal(base.Add(tc.want)) {
+			t.Errorf("nextTick(+%s) = +%s, want +%s", tc.now, got.Sub(base), tc.want)
+		}
+	}
+}

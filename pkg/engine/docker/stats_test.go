@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-
 	"github.com/rancher-sandbox/containers-apiserver/pkg/engine"
 )
 
@@ -51,7 +49,7 @@ func TestSampleOf(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var st container.StatsResponse
+			var st statsDoc
 			if err := json.Unmarshal([]byte(tc.body), &st); err != nil {
 				t.Fatal(err)
 			}
@@ -71,7 +69,7 @@ func TestSampleOf(t *testing.T) {
 }
 
 func TestSampleOfStoppedIsConflict(t *testing.T) {
-	var st container.StatsResponse
+	var st statsDoc
 	if err := json.Unmarshal([]byte(statsStopped), &st); err != nil {
 		t.Fatal(err)
 	}
