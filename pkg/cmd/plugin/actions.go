@@ -43,22 +43,7 @@ A failure prints Docker's message; the exit code is then 1.`,
 			if err != nil {
 				return err
 			}
-			failed := 0
-			for i := range cs {
-				if err := e.act(ctx, &cs[i], a.name, wait); err != nil {
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-					_, _ = fmt.Fprintf(e.streams.ErrOut, "error: %s: %s\n", args[i], message(err))
-					failed++
-					continue
-				}
-				_, _ = fmt.Fprintln(e.streams.Out, args[i])
-			}
-			if failed > 0 {
-				return &exitError{code: 1}
-			}
-			return nil
+			return e.each(ctx, args, cs, func(c *v1alpha1.Container) error { return e.act(ctx, c, a.name, wait) })
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", true, "Wait for the action's outcome")
@@ -140,31 +125,40 @@ refused unless -f stops it first.`,
 			if err != nil {
 				return err
 			}
-			failed := 0
-			for i := range cs {
-				c := &cs[i]
+			return e.each(ctx, args, cs, func(c *v1alpha1.Container) error {
 				if running(c) && !force {
-					err = fmt.Errorf("cannot remove container %s: container is %s: stop the container before removing or force remove (-f)",
+					return fmt.Errorf("cannot remove container %s: container is %s: stop the container before removing or force remove (-f)",
 						dockerName(c), c.Status.Status)
-				} else {
-					// The container as read (its mirror's UID), not another.
-					err = e.client.Containers(e.namespace).Delete(ctx, c.Name, metav1.DeleteOptions{
-						Preconditions: &metav1.Preconditions{UID: &c.UID},
-					})
 				}
-				if err != nil {
-					_, _ = fmt.Fprintf(e.streams.ErrOut, "error: %s: %s\n", args[i], message(err))
-					failed++
-					continue
-				}
-				_, _ = fmt.Fprintln(e.streams.Out, args[i])
-			}
-			if failed > 0 {
-				return &exitError{code: 1}
-			}
-			return nil
+				// The container as read (its mirror's UID), not another.
+				return e.client.Containers(e.namespace).Delete(ctx, c.Name, metav1.DeleteOptions{
+					Preconditions: &metav1.Preconditions{UID: &c.UID},
+				})
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Stop a running container and remove it")
 	return cmd
+}
+
+// each runs do on every container of cs (named args[i] by the user), as
+// docker does: the name on success, the error for that name otherwise, on to
+// the next; exit code 1 if any failed. Ctrl-C stops at once.
+func (e *env) each(ctx context.Context, args []string, cs []v1alpha1.Container, do func(*v1alpha1.Container) error) error {
+	failed := 0
+	for i := range cs {
+		if err := do(&cs[i]); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			_, _ = fmt.Fprintf(e.streams.ErrOut, "error: %s: %s\n", args[i], message(err))
+			failed++
+			continue
+		}
+		_, _ = fmt.Fprintln(e.streams.Out, args[i])
+	}
+	if failed > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
 }
