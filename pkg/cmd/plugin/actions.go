@@ -39,11 +39,7 @@ A failure prints Docker's message; the exit code is then 1.`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cs, err := e.resolve(ctx, args)
-			if err != nil {
-				return err
-			}
-			return e.each(ctx, args, cs, func(c *v1alpha1.Container) error { return e.act(ctx, c, a.name, wait) })
+			return e.each(ctx, args, func(c *v1alpha1.Container) error { return e.act(ctx, c, a.name, wait) })
 		},
 	}
 	cmd.Flags().BoolVar(&wait, "wait", true, "Wait for the action's outcome")
@@ -121,11 +117,7 @@ refused unless -f stops it first.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cs, err := e.resolve(ctx, args)
-			if err != nil {
-				return err
-			}
-			return e.each(ctx, args, cs, func(c *v1alpha1.Container) error {
+			return e.each(ctx, args, func(c *v1alpha1.Container) error {
 				if running(c) && !force {
 					return fmt.Errorf("cannot remove container %s: container is %s: stop the container before removing or force remove (-f)",
 						dockerName(c), c.Status.Status)
@@ -141,10 +133,15 @@ refused unless -f stops it first.`,
 	return cmd
 }
 
-// each runs do on every container of cs (named args[i] by the user), as
-// docker does: the name on success, the error for that name otherwise, on to
-// the next; exit code 1 if any failed. Ctrl-C stops at once.
-func (e *env) each(ctx context.Context, args []string, cs []v1alpha1.Container, do func(*v1alpha1.Container) error) error {
+// each resolves the containers args name (all of them, before anything is
+// done), then runs do on each as docker does: the name on success, the error
+// for that name otherwise, on to the next; exit code 1 if any failed. Ctrl-C
+// stops at once.
+func (e *env) each(ctx context.Context, args []string, do func(*v1alpha1.Container) error) error {
+	cs, err := e.resolve(ctx, args)
+	if err != nil {
+		return err
+	}
 	failed := 0
 	for i := range cs {
 		if err := do(&cs[i]); err != nil {
