@@ -147,6 +147,9 @@ func (c completedConfig) New() (*Server, error) {
 
 	getter := memory.NewRESTOptionsGetter(
 		Codecs.LegacyCodec(v1alpha1.SchemeGroupVersion), v1alpha1.SchemeGroupVersion, memory.Options{})
+	if err := getter.Tune(containers.Resource("containerstats"), memory.Options{HistoryRetention: containerstats.HistoryRetention}); err != nil {
+		return nil, err
+	}
 
 	// Stores first: the reconcilers and controllers write into them.
 	ctrStore, err := container.NewStore(Scheme, getter)

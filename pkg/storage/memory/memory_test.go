@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
@@ -781,6 +782,36 @@ func TestGenericRegistryOnRESTOptionsGetter(t *testing.T) {
 	}
 	if _, err := NewRESTOptionsGetter(nil, nil, Options{}).GetRESTOptions(example.Resource("pods"), nil); err == nil {
 		t.Fatal("expected an error without codec")
+	}
+}
+
+// TestTune: a tuned resource's store gets its own options, the others the
+// getter's; tuning a resource whose store exists is refused.
+func TestTune(t *testing.T) {
+	getter := NewRESTOptionsGetter(codecs.LegacyCodec(examplev1.SchemeGroupVersion), examplev1.SchemeGroupVersion, Options{})
+	pods, other := example.Resource("pods"), example.Resource("others")
+	if err := getter.Tune(pods, Options{HistoryRetention: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	for _, gr := range []schema.GroupResource{pods, other} {
+		opts, err := getter.GetRESTOptions(gr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, destroy, err := opts.Decorator(opts.StorageConfig, opts.ResourcePrefix, nil, newPod, newPodList, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(destroy)
+	}
+	if s, _ := getter.Store(pods); s.opts.HistoryRetention != 5*time.Second {
+		t.Errorf("tuned store keeps history %s, want 5s", s.opts.HistoryRetention)
+	}
+	if s, _ := getter.Store(other); s.opts.HistoryRetention != DefaultHistoryRetention {
+		t.Errorf("untuned store keeps history %s, want the default %s", s.opts.HistoryRetention, DefaultHistoryRetention)
+	}
+	if err := getter.Tune(other, Options{}); err == nil {
+		t.Error("tuning a resource whose store exists succeeded")
 	}
 }
 

@@ -25,9 +25,10 @@ type RESTOptionsGetter struct {
 	encodeVersioner runtime.GroupVersioner
 	options         Options
 
-	// mu guards stores.
+	// mu guards stores and tuned.
 	mu     sync.Mutex
 	stores map[schema.GroupResource]*Store
+	tuned  map[schema.GroupResource]Options // replaces options for a resource
 }
 
 var _ generic.RESTOptionsGetter = (*RESTOptionsGetter)(nil)
@@ -42,7 +43,21 @@ func NewRESTOptionsGetter(codec runtime.Codec, encodeVersioner runtime.GroupVers
 		encodeVersioner: encodeVersioner,
 		options:         opts,
 		stores:          map[schema.GroupResource]*Store{},
+		tuned:           map[schema.GroupResource]Options{},
 	}
+}
+
+// Tune gives resource's store opts instead of the getter's. It must come
+// before the resource's registry is completed: a store, once made, keeps
+// its options.
+func (g *RESTOptionsGetter) Tune(resource schema.GroupResource, opts Options) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, made := g.stores[resource]; made {
+		return fmt.Errorf("memory storage: %v already has a store", resource)
+	}
+	g.tuned[resource] = opts
+	return nil
 }
 
 // ResourcePrefix is the key prefix of a resource's objects:
@@ -101,13 +116,17 @@ func (g *RESTOptionsGetter) decorate(
 		}
 		return s, s.Close, nil
 	}
+	opts, ok := g.tuned[config.GroupResource]
+	if !ok {
+		opts = g.options
+	}
 	s, err := New(Config{
 		Codec:          config.Codec,
 		GroupResource:  config.GroupResource,
 		ResourcePrefix: resourcePrefix,
 		NewFunc:        newFunc,
 		NewListFunc:    newListFunc,
-		Options:        g.options,
+		Options:        opts,
 		keyFunc:        keyFunc,
 	})
 	if err != nil {
