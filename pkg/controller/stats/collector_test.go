@@ -22,7 +22,7 @@ import (
 
 const ns = "test"
 
-func newStore(t *testing.T, resource string, newObj, newList func() runtime.Object) mirror.Store {
+func newStore(t testing.TB, resource string, newObj, newList func() runtime.Object) mirror.Store {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	install.Install(scheme)
