@@ -48,6 +48,7 @@
 #   CA_BENCH_MERGED_CONTAINERS [50]  CA_BENCH_MERGED_SECONDS [20]  printers and measuring window
 #   CA_BENCH_PAGING_MB [1000]   size of the paging benchmark's log, 10^6 bytes
 #   CA_BENCH_STATS_CONTAINERS [50]  CA_BENCH_STATS_SECONDS [60]  running containers and measuring window
+#   CA_BENCH_STATS_PAIRS [3]    off/on pairs of server runs (the report gives their median cost)
 #   CA_BENCH_CONTAINERS [2000]  CA_BENCH_CREATE_PARALLEL [16]
 #   CA_BENCH_LIST_WARMUP [5]    CA_BENCH_LIST_ITERATIONS [50]
 #   CA_BENCH_OPS [200]          CA_BENCH_PAUSERS [4]
