@@ -7,7 +7,9 @@ package kubectl
 import (
 	"bufio"
 	"context"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +94,18 @@ func TestKubectl(t *testing.T) {
 		}
 		if ex := c.kubectl("explain", "containerstats.status.memory"); !strings.Contains(ex, "workingSetBytes") {
 			t.Errorf("explain lacks workingSetBytes:\n%s", ex)
+		}
+	})
+	// The server sets GOGC=50 unless the environment sets GOGC (README,
+	// "Memory"): the Go runtime reports the percent in use.
+	t.Run("gc-percent", func(t *testing.T) {
+		want := "50"
+		if v, ok := os.LookupEnv("GOGC"); ok {
+			want = v
+		}
+		metrics := c.kubectl("get", "--raw", "/metrics")
+		if !slices.Contains(strings.Split(metrics, "\n"), "go_gc_gogc_percent "+want) {
+			t.Errorf("/metrics does not say go_gc_gogc_percent %s:\n%s", want, grepLines(metrics, "go_gc_gogc"))
 		}
 	})
 	t.Run("yaml", func(t *testing.T) {
@@ -235,4 +249,15 @@ func expectLine(t *testing.T, lines <-chan string, words ...string) {
 			t.Fatalf("no kubectl get -w line with %q within %s", words, deadline)
 		}
 	}
+}
+
+// grepLines is the lines of s that contain substr.
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
