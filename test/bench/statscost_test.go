@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,14 +198,13 @@ func TestBenchStatsCollector(t *testing.T) {
 	writeReport(t, report, b.String())
 }
 
-// medianOf is the median of f over runs (the upper one of an even count).
+// medianOf is the median of f over runs.
 func medianOf(runs []statsRun, f func(statsRun) int64) int64 {
 	v := make([]int64, len(runs))
 	for i, r := range runs {
 		v[i] = f(r)
 	}
-	slices.Sort(v)
-	return v[len(v)/2]
+	return median(v)
 }
 
 // binaryClient is a clientset of the server binary b.

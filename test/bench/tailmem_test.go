@@ -9,6 +9,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -253,7 +254,9 @@ func procStatusKB(pid int, field string) (int64, error) {
 	return strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
 }
 
-func median(d []time.Duration) time.Duration {
+// median is the middle value of d (the upper one of an even count); d is
+// left as it is.
+func median[T cmp.Ordered](d []T) T {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
